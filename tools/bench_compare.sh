@@ -1,0 +1,109 @@
+#!/bin/bash
+# bench_compare.sh — repvit against ONNX Runtime and PyTorch on the same network, same machine.
+#
+#   tools/bench_compare.sh [-b BUILD] [-w WORKDIR] [-m MODELS] [-s SIZES] [-t THREADS]
+#                          [-r ROUNDS] [-k RUNS]
+#
+#   -b BUILD    meson build dir with repvit-bench (default build-bench; set up if missing, then built)
+#   -w WORKDIR  model files, ONNX exports and raw results (default /tmp/repvit-bench)
+#   -m MODELS   variant-scale pairs, nc 80 (default "m0_9-n m2_3-n")
+#   -s SIZES    inputs, W x H (default "640x640 640x384")
+#   -t THREADS  thread counts (default "1 2")
+#   -r ROUNDS   processes per engine and cell (default 5)
+#   -k RUNS     timed runs per process, after one warm-up run (default 3)
+#
+# For each model: random calibrated weights from the PyTorch reference (tools/make_golden.py,
+# exported to safetensors); per input size the same weights folded (BN into convs, RepVGGDW
+# into one depthwise conv) and exported to ONNX, and ONNX Runtime's output checked against the
+# float64 reference (boxes within 1e-3 of the input size, scores within 1e-3). Then per cell
+# (model, size, threads) the engines run interleaved, repvit, ort, torch, repvit, ..., each in
+# its own process: repvit-bench, ONNX Runtime (onnxruntime-node: intra-op THREADS, inter-op 1,
+# all graph optimizations; tools/bench/ort_run.js) and PyTorch eager on the folded model
+# (torch.set_num_threads(THREADS); tools/bench/torch_bench.py). The roof is OpenBLAS sgemm on
+# a large square product at the same thread count (tools/bench/sgemm_roof.c).
+#
+# Prints one table: median ms per engine, GFLOP/s (2 x MACs / time) and % of roof, peak RSS
+# of each engine process, and the repvit/ORT time ratio. Run it on a quiet machine.
+# Needs: /usr/bin/python3 with torch, node + npm (onnxruntime-node goes into
+# tools/bench/node_modules with npm install --ignore-scripts), cc, OpenBLAS, /usr/bin/time.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+bench=$root/tools/bench
+py=/usr/bin/python3
+build=build-bench work=/tmp/repvit-bench
+models="m0_9-n m2_3-n" sizes="640x640 640x384" threads="1 2" rounds=5 runs=3
+while getopts b:w:m:s:t:r:k: opt; do
+  case $opt in
+    b) build=$OPTARG ;; w) work=$OPTARG ;; m) models=$OPTARG ;; s) sizes=$OPTARG ;;
+    t) threads=$OPTARG ;; r) rounds=$OPTARG ;; k) runs=$OPTARG ;;
+    *) sed -n '2,14p' "$0" >&2; exit 2 ;;
+  esac
+done
+case $build in /*) ;; *) build=$root/$build ;; esac
+mkdir -p "$work"
+log() { echo "== $*" >&2; }
+
+# ---- tools
+[ -d "$build" ] || meson setup "$build" "$root" --buildtype=release >&2
+ninja -C "$build" -j2 >&2
+repvit_bench=$(find "$build" -name repvit-bench -type f -perm -u+x | head -n1)
+[ -n "$repvit_bench" ] || { echo "no repvit-bench under $build" >&2; exit 1; }
+[ -d "$bench/node_modules/onnxruntime-node" ] || (cd "$bench" && npm install --ignore-scripts --no-audit --no-fund >&2)
+cc -O2 -I/usr/include/x86_64-linux-gnu/openblas-pthread "$bench/sgemm_roof.c" -o "$work/sgemm_roof" -lopenblas
+
+# ---- models, ONNX exports, correctness of the ONNX path
+: > "$work/macs.tsv"
+for model in $models; do
+  variant=${model%-*} scale=${model#*-}
+  first_size=${sizes%% *}
+  log "weights $model"
+  "$py" "$root/tools/make_golden.py" --variant "$variant" --scale "$scale" --nc 80 --seed 1 \
+    --size "${first_size#*x}x${first_size%x*}" "$work/$model" > /dev/null
+  for size in $sizes; do
+    stem=$work/$model/$size
+    "$py" "$bench/torch_bench.py" prepare "$work/$model/model.safetensors" "$stem.onnx" "$size" \
+      "$stem.in.f32" "$stem.ref.f32"
+    node "$bench/ort_run.js" "$stem.onnx" "$size" 1 1 0 "$stem.in.f32" "$stem.ort.f32" > /dev/null
+    "$py" "$bench/torch_bench.py" check "$stem.ref.f32" "$stem.ort.f32" "$size" "ort"
+    echo "$model $size $("$py" "$bench/torch_bench.py" macs "$work/$model/model.safetensors" "$size")" >> "$work/macs.tsv"
+  done
+done
+
+# ---- roof
+: > "$work/roof.tsv"
+for thr in $threads; do
+  line=$("$work/sgemm_roof" "$thr" 2048 5)
+  log "$line"
+  gf=${line#*median_gflops=}
+  echo "$thr ${gf%% *}" >> "$work/roof.tsv"
+done
+
+# ---- timings, interleaved
+median_of() { sed -n 's/.*median[_a-z]*[=: ]*\([0-9][0-9.]*\).*/\1/p' "$1" | head -n1; }
+: > "$work/times.tsv"
+for model in $models; do
+  for size in $sizes; do
+    for thr in $threads; do
+      log "time $model $size threads $thr"
+      for ((r = 0; r < rounds; r++)); do
+        for engine in repvit ort torch; do
+          case $engine in
+            repvit) cmd=("$repvit_bench" --model "$work/$model/model.safetensors" --size "$size" --threads "$thr" --runs "$runs") ;;
+            ort) cmd=(node "$bench/ort_run.js" "$work/$model/$size.onnx" "$size" "$thr" "$runs" 1) ;;
+            torch) cmd=(env OMP_NUM_THREADS="$thr" "$py" "$bench/torch_bench.py" run "$work/$model/model.safetensors" "$size" "$thr" "$runs" 1) ;;
+          esac
+          /usr/bin/time -f %M -o "$work/rss" "${cmd[@]}" > "$work/out" 2> "$work/err" \
+            || { cat "$work/out" "$work/err" >&2; echo "$engine failed: ${cmd[*]}" >&2; exit 1; }
+          ms=$(median_of "$work/out")
+          [ -n "$ms" ] || { cat "$work/out" >&2; echo "$engine: no median in its output" >&2; exit 1; }
+          echo "$model $size $thr $engine $ms $(tail -n1 "$work/rss")" >> "$work/times.tsv"
+        done
+      done
+    done
+  done
+done
+
+echo
+echo "$(basename "$0") -m \"$models\" -s \"$sizes\" -t \"$threads\" -r $rounds -k $runs  ($(date -u +%FT%TZ), $(nproc) cores)"
+"$py" "$bench/table.py" "$work"
