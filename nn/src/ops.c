@@ -1,0 +1,292 @@
+/* ops.c — portable reference kernels; see ops.h. */
+#include "ops.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#define IM2COL_TILE (1u << 19)    /* floats per im2col tile (2 MiB) */
+
+/* y = act(y + b) (+ res), the fused GEMM / conv epilogue. */
+static void
+epilogue (float *y, int n, float b, rv_act act, const float *res)
+{
+  switch (act) {
+    case RV_ACT_NONE:
+      for (int i = 0; i < n; i++)
+        y[i] += b;
+      break;
+    case RV_ACT_RELU:
+      for (int i = 0; i < n; i++)
+        y[i] = fmaxf (y[i] + b, 0.0f);
+      break;
+    case RV_ACT_SILU:
+      for (int i = 0; i < n; i++) {
+        float v = y[i] + b;
+        y[i] = v / (1.0f + expf (-v));
+      }
+      break;
+    case RV_ACT_GELU:
+      for (int i = 0; i < n; i++) {
+        float v = y[i] + b;
+        y[i] = 0.5f * v * (1.0f + erff (v * (float) M_SQRT1_2));
+      }
+      break;
+    case RV_ACT_SIGMOID:
+      for (int i = 0; i < n; i++)
+        y[i] = 1.0f / (1.0f + expf (-(y[i] + b)));
+      break;
+  }
+  if (res)
+    for (int i = 0; i < n; i++)
+      y[i] += res[i];
+}
+
+/* Epilogue of every channel over n elements starting at element start. */
+static void
+epilogue_rows (const rv_conv *cv, rv_tensor y, size_t start, int n,
+    const rv_tensor *res, int nt)
+{
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int c = 0; c < y.c; c++)
+    epilogue (y.d + c * y.cs + start, n, cv->b[c], cv->act,
+        res ? res->d + c * res->cs + start : NULL);
+}
+
+static void
+conv_1x1 (const rv_conv *cv, rv_tensor x, rv_tensor y, const rv_tensor *res,
+    int nt)
+{
+  int n = y.h * y.w;
+  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, cv->cout, n, cv->cin,
+      1.0f, cv->w, cv->cin, x.d, (int) x.cs, 0.0f, y.d, (int) y.cs);
+  epilogue_rows (cv, y, 0, n, res, nt);
+}
+
+static int
+im2col_rows (const rv_conv *cv, int h_out, int w_out)
+{
+  size_t per_row = (size_t) cv->cin * cv->k * cv->k * w_out;
+  size_t rows = IM2COL_TILE / per_row;
+  return rows < 1 ? 1 : rows > (size_t) h_out ? h_out : (int) rows;
+}
+
+size_t
+rv_conv_scratch (const rv_conv *cv, int h_out, int w_out)
+{
+  if (cv->groups != 1 || (cv->k == 1 && cv->stride == 1))
+    return 0;
+  return (size_t) cv->cin * cv->k * cv->k * w_out * im2col_rows (cv, h_out, w_out);
+}
+
+/* Dense k x k conv: im2col of a band of output rows, then one GEMM writing
+ * that band of every output channel in place (ldc = channel stride). */
+static void
+conv_im2col (const rv_conv *cv, rv_tensor x, rv_tensor y, const rv_tensor *res,
+    float *col, int nt)
+{
+  const int k = cv->k, s = cv->stride, p = k / 2, kk = cv->cin * k * k;
+  const int rows = im2col_rows (cv, y.h, y.w);
+  for (int y0 = 0; y0 < y.h; y0 += rows) {
+    int nr = y.h - y0 < rows ? y.h - y0 : rows, n = nr * y.w;
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int r = 0; r < kk; r++) {
+      int ci = r / (k * k), ky = r / k % k, kx = r % k;
+      const float *src = x.d + ci * x.cs;
+      float *dst = col + (size_t) r * n;
+      for (int oy = 0; oy < nr; oy++, dst += y.w) {
+        int iy = (y0 + oy) * s - p + ky;
+        if (iy < 0 || iy >= x.h) {
+          memset (dst, 0, (size_t) y.w * sizeof *dst);
+          continue;
+        }
+        const float *row = src + (size_t) iy * x.w;
+        for (int ox = 0; ox < y.w; ox++) {
+          int ix = ox * s - p + kx;
+          dst[ox] = ix >= 0 && ix < x.w ? row[ix] : 0.0f;
+        }
+      }
+    }
+    size_t start = (size_t) y0 * y.w;
+    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, cv->cout, n, kk,
+        1.0f, cv->w, kk, col, n, 0.0f, y.d + start, (int) y.cs);
+    epilogue_rows (cv, y, start, n, res, nt);
+  }
+}
+
+/* Depthwise 3x3, padding 1, stride 1 or 2: per output row, each tap adds
+ * over the range of columns where it lands inside the input. */
+static void
+conv_dw3x3 (const rv_conv *cv, rv_tensor x, rv_tensor y, const rv_tensor *res,
+    int nt)
+{
+  const int s = cv->stride;
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int c = 0; c < y.c; c++) {
+    const float *src = x.d + c * x.cs, *k = cv->w + c * 9;
+    float *dst = y.d + c * y.cs;
+    for (int oy = 0; oy < y.h; oy++) {
+      float *o = dst + (size_t) oy * y.w;
+      memset (o, 0, (size_t) y.w * sizeof *o);
+      for (int ky = 0; ky < 3; ky++) {
+        int iy = oy * s - 1 + ky;
+        if (iy < 0 || iy >= x.h)
+          continue;
+        for (int kx = 0; kx < 3; kx++) {
+          const float *in = src + (size_t) iy * x.w - 1 + kx, wv = k[ky * 3 + kx];
+          int lo = kx == 0 ? 1 : 0, hi = x.w - kx < 0 ? -1 : (x.w - kx) / s;
+          if (hi > y.w - 1)
+            hi = y.w - 1;
+          if (s == 1)
+            for (int ox = lo; ox <= hi; ox++)
+              o[ox] += wv * in[ox];
+          else
+            for (int ox = lo; ox <= hi; ox++)
+              o[ox] += wv * in[ox * s];
+        }
+      }
+      epilogue (o, y.w, cv->b[c], cv->act,
+          res ? res->d + c * res->cs + (size_t) oy * y.w : NULL);
+    }
+  }
+}
+
+void
+rv_conv2d (const rv_conv *cv, rv_tensor x, rv_tensor y, const rv_tensor *res,
+    float *scratch, int nt)
+{
+  if (cv->groups != 1)
+    conv_dw3x3 (cv, x, y, res, nt);
+  else if (cv->k == 1 && cv->stride == 1)
+    conv_1x1 (cv, x, y, res, nt);
+  else
+    conv_im2col (cv, x, y, res, scratch, nt);
+}
+
+void
+rv_squeeze_excite (const rv_se *se, rv_tensor x, float *scratch, int nt)
+{
+  float *mean = scratch, *hid = scratch + se->c;
+  const int n = x.h * x.w;
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int c = 0; c < se->c; c++) {
+    double sum = 0;
+    for (int i = 0; i < n; i++)
+      sum += x.d[c * x.cs + i];
+    mean[c] = (float) (sum / n);
+  }
+  for (int r = 0; r < se->r; r++) {
+    float v = se->b1[r];
+    for (int c = 0; c < se->c; c++)
+      v += se->w1[(size_t) r * se->c + c] * mean[c];
+    hid[r] = fmaxf (v, 0.0f);
+  }
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int c = 0; c < se->c; c++) {
+    float v = se->b2[c];
+    for (int r = 0; r < se->r; r++)
+      v += se->w2[(size_t) c * se->r + r] * hid[r];
+    float g = 1.0f / (1.0f + expf (-v));
+    for (int i = 0; i < n; i++)
+      x.d[c * x.cs + i] *= g;
+  }
+}
+
+void
+rv_maxpool5 (rv_tensor x, rv_tensor y, int nt)
+{
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int c = 0; c < x.c; c++) {
+    const float *src = x.d + c * x.cs;
+    float *dst = y.d + c * y.cs;
+    for (int oy = 0; oy < x.h; oy++) {
+      int y0 = oy < 2 ? 0 : oy - 2, y1 = oy + 2 < x.h ? oy + 2 : x.h - 1;
+      for (int ox = 0; ox < x.w; ox++) {
+        int x0 = ox < 2 ? 0 : ox - 2, x1 = ox + 2 < x.w ? ox + 2 : x.w - 1;
+        float m = -INFINITY;
+        for (int iy = y0; iy <= y1; iy++)
+          for (int ix = x0; ix <= x1; ix++)
+            m = fmaxf (m, src[iy * x.w + ix]);
+        dst[oy * x.w + ox] = m;
+      }
+    }
+  }
+}
+
+void
+rv_upsample2 (rv_tensor x, rv_tensor y, int nt)
+{
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int c = 0; c < x.c; c++)
+    for (int iy = 0; iy < x.h; iy++) {
+      const float *src = x.d + c * x.cs + (size_t) iy * x.w;
+      float *d0 = y.d + c * y.cs + (size_t) 2 * iy * y.w, *d1 = d0 + y.w;
+      for (int ix = 0; ix < x.w; ix++)
+        d0[2 * ix] = d0[2 * ix + 1] = src[ix];
+      memcpy (d1, d0, (size_t) y.w * sizeof *d1);
+    }
+}
+
+void
+rv_attention (const rv_psa *p, rv_tensor qkv, rv_tensor y, float *scores,
+    int nt)
+{
+  const int n = y.h * y.w, kd = p->key_dim, hd = p->head_dim;
+  const float scale = 1.0f / sqrtf ((float) kd);
+  for (int h = 0; h < p->heads; h++) {
+    const float *q = qkv.d + (size_t) h * (2 * kd + hd) * qkv.cs;
+    const float *k = q + kd * qkv.cs, *v = k + kd * qkv.cs;
+    rv_tensor vh = { (float *) v, hd, y.h, y.w, qkv.cs, 0, 0 };
+    rv_tensor yh = { y.d + (size_t) h * hd * y.cs, hd, y.h, y.w, y.cs, 0, 0 };
+    rv_conv pe = p->pe;         /* this head's channels of the depthwise pe */
+    pe.cin = pe.cout = pe.groups = hd;
+    pe.w += (size_t) h * hd * 9;
+    pe.b += (size_t) h * hd;
+    conv_dw3x3 (&pe, vh, yh, NULL, nt);
+    cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, n, n, kd, scale, q,
+        (int) qkv.cs, k, (int) qkv.cs, 0.0f, scores, n);
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int i = 0; i < n; i++) {
+      float *row = scores + (size_t) i * n, m = -INFINITY, sum = 0;
+      for (int j = 0; j < n; j++)
+        m = fmaxf (m, row[j]);
+      for (int j = 0; j < n; j++)
+        sum += row[j] = expf (row[j] - m);
+      for (int j = 0; j < n; j++)
+        row[j] /= sum;
+    }
+    /* yh += v A^T */
+    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, hd, n, n, 1.0f, v,
+        (int) qkv.cs, scores, n, 1.0f, yh.d, (int) y.cs);
+  }
+}
+
+void
+rv_dfl_decode (rv_tensor box, float stride, float *out, int anchors, int a0,
+    int nt)
+{
+  const int n = box.h * box.w;
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int i = 0; i < n; i++) {
+    float d[4];
+    for (int side = 0; side < 4; side++) {
+      const float *l = box.d + (size_t) side * 16 * box.cs + i;
+      float m = -INFINITY, sum = 0, acc = 0;
+      for (int b = 0; b < 16; b++)
+        m = fmaxf (m, l[b * box.cs]);
+      for (int b = 0; b < 16; b++) {
+        float e = expf (l[b * box.cs] - m);
+        sum += e;
+        acc += (float) b * e;
+      }
+      d[side] = acc / sum;
+    }
+    float ax = (float) (i % box.w) + 0.5f, ay = (float) (i / box.w) + 0.5f;
+    float x1 = ax - d[0], y1 = ay - d[1], x2 = ax + d[2], y2 = ay + d[3];
+    float *o = out + a0 + i;
+    o[0] = (x1 + x2) * 0.5f * stride;
+    o[(size_t) anchors] = (y1 + y2) * 0.5f * stride;
+    o[(size_t) 2 * anchors] = (x2 - x1) * stride;
+    o[(size_t) 3 * anchors] = (y2 - y1) * stride;
+  }
+}
