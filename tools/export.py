@@ -20,16 +20,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import repvit_yolo as ry  # noqa: E402
 import safetensors_io  # noqa: E402
 
-# SPEC-model.md self-check table (nc = 80): (elements, tensors) per variant, scales n s m l x.
-SPEC_COUNTS_NC80 = {
-    "m0_9": ((6561504, 856), (10224304, 856), (15747120, 931), (18998576, 1096), (36175664, 1096)),
-    "m1_0": ((8319188, 856), (12019876, 856), (17552932, 931), (20804388, 1096), (38024484, 1096)),
-    "m1_1": ((9762496, 810), (13501072, 810), (19044368, 885), (22295824, 1050), (39558928, 1050)),
-    "m1_5": ((15648816, 1224), (19387392, 1224), (24930688, 1299), (28182144, 1464), (45445248, 1464)),
-    "m2_3": ((24636008, 1500), (28450360, 1500), (34014136, 1575), (37265592, 1740), (54614712, 1740)),
-}
-
-
 class ExportError(Exception):
     pass
 
@@ -176,9 +166,9 @@ def check_tensors(tensors, variant, scale, nc):
     if not np.array_equal(dfl, np.arange(ry.REG_MAX, dtype=np.float32)):
         raise ExportError(f"tensor 'model.15.dfl.conv.weight' must be 0..15, got {dfl.tolist()}")
     n_el = sum(math.prod(s) for s in expected.values())
-    if nc == 80 and (n_el, len(expected)) != SPEC_COUNTS_NC80[variant][ry.SCALES.index(scale)]:
+    if nc == 80 and (n_el, len(expected)) != ry.SPEC_COUNTS_NC80[variant][ry.SCALES.index(scale)]:
         raise ExportError(f"internal: {what} has {n_el} elements / {len(expected)} tensors, "
-                          f"the spec table says {SPEC_COUNTS_NC80[variant][ry.SCALES.index(scale)]}")
+                          f"the spec table says {ry.SPEC_COUNTS_NC80[variant][ry.SCALES.index(scale)]}")
     return n_el
 
 
