@@ -22,17 +22,18 @@ static const struct rv_variant {
   int widths[4];
   const char *blocks;
 } variants[] = {
-  { "m0_9", { 48, 96, 192, 384 }, "S - - v- S - - v- S - S - S - S - S - S - "
-        "S - - v- S -" },
-  { "m1_0", { 56, 112, 224, 448 }, "S - - v- S - - v- S - S - S - S - S - S - "
-        "S - - v- S -" },
-  { "m1_1", { 64, 128, 256, 512 }, "S - - v- S - - v- S - S - S - S - S - S - "
-        "- v- S -" },
-  { "m1_5", { 64, 128, 256, 512 }, "S - S - - v- S - S - - v- S - S - S - S - "
-        "S - S - S - S - S - S - S - S - S - - v- S - S -" },
-  { "m2_3", { 80, 160, 320, 640 }, "S - S - S - - v- S - S - S - - v- S - S - "
-        "S - S - S - S - S - S - S - S - S - S - S - S - S - S - S - S - S - S "
-        "- S - - v- S -" },
+  { "m0_9", { 48, 96, 192, 384 },
+      "S - - v- S - - v- S - S - S - S - S - S - S - - v- S -" },
+  { "m1_0", { 56, 112, 224, 448 },
+      "S - - v- S - - v- S - S - S - S - S - S - S - - v- S -" },
+  { "m1_1", { 64, 128, 256, 512 },
+      "S - - v- S - - v- S - S - S - S - S - S - - v- S -" },
+  { "m1_5", { 64, 128, 256, 512 },
+      "S - S - - v- S - S - - v- S - S - S - S - S - S - S - S - S - "
+      "S - S - S - - v- S - S -" },
+  { "m2_3", { 80, 160, 320, 640 },
+      "S - S - S - - v- S - S - S - - v- S - S - S - S - S - S - S - "
+      "S - S - S - S - S - S - S - S - S - S - - v- S -" },
 };
 
 /* Spec section 3: depth, width, max_channels. */
