@@ -1,0 +1,267 @@
+/* pre.c — letterbox a video frame into the planar float network input.
+ *
+ * Same pixels as ultralytics' LetterBox on an 8-bit RGB image: cv2.resize
+ * INTER_LINEAR (half-pixel centres, 11-bit fixed-point weights, each value
+ * rounded to a whole level) and 114 padding, then /255. YUV frames are
+ * converted to 8-bit RGB at the source pixels the filter reads, so no
+ * full-size RGB copy is ever made. */
+#include "repvit.h"
+
+#include <math.h>
+
+enum {
+  COEF_BITS = 11,                 /* cv2's INTER_RESIZE_COEF_BITS */
+  COEF_ONE = 1 << COEF_BITS,
+  CHUNK = 256,                    /* output columns per tap table */
+  LUT_BITS = 16                   /* YUV -> RGB fixed point */
+};
+
+#define PAD_VALUE (114 / 255.0f)
+
+/* Byte layout of the packed formats; bpp 0 marks the YUV ones. */
+static const struct { uint8_t bpp, r, g, b; } packed_layout[] = {
+  [RV_FMT_RGB] = {3, 0, 1, 2}, [RV_FMT_BGR] = {3, 2, 1, 0},
+  [RV_FMT_RGBA] = {4, 0, 1, 2}, [RV_FMT_BGRA] = {4, 2, 1, 0},
+  [RV_FMT_RGBX] = {4, 0, 1, 2}, [RV_FMT_BGRX] = {4, 2, 1, 0},
+  [RV_FMT_XRGB] = {4, 1, 2, 3}, [RV_FMT_XBGR] = {4, 3, 2, 1},
+  [RV_FMT_ARGB] = {4, 1, 2, 3}, [RV_FMT_ABGR] = {4, 3, 2, 1},
+  [RV_FMT_I420] = {0, 0, 0, 0}, [RV_FMT_NV12] = {0, 0, 0, 0},
+};
+
+/* Scale that fits frame into box and the frame size after scaling, rounded
+ * half to even as Python's round(); at least 1 (where ultralytics would fail
+ * on a 0-pixel resize, e.g. 4097 x 3 at 640). */
+static double
+fit (int frame_w, int frame_h, int box_w, int box_h, int *unpad_w, int *unpad_h)
+{
+  double r = fmin ((double) box_h / frame_h, (double) box_w / frame_w);
+  *unpad_w = (int) fmax (1.0, rint (frame_w * r));
+  *unpad_h = (int) fmax (1.0, rint (frame_h * r));
+  return r;
+}
+
+/* LetterBox(auto=True): padding reduced modulo the stride. */
+static int
+rect_size (int unpad, int target)
+{
+  return unpad + (target - unpad) % 32;
+}
+
+rv_status
+rv_input_size_for_frame (int frame_w, int frame_h, int target, bool rect,
+    int *in_w, int *in_h)
+{
+  int uw, uh;
+
+  if (frame_w <= 0 || frame_h <= 0 || target <= 0 || target % 32 || !in_w
+      || !in_h)
+    return RV_ERR_ARG;
+  fit (frame_w, frame_h, target, target, &uw, &uh);
+  *in_w = rect ? rect_size (uw, target) : target;
+  *in_h = rect ? rect_size (uh, target) : target;
+  return RV_OK;
+}
+
+void
+rv_letterbox_geometry (int frame_w, int frame_h, int in_w, int in_h,
+    rv_letterbox *lb)
+{
+  int target = in_w > in_h ? in_w : in_h, uw, uh;
+  double r;
+
+  *lb = (rv_letterbox) { frame_w, frame_h, in_w, in_h, 0, 0, 0, 0, 0.0f };
+  if (frame_w <= 0 || frame_h <= 0 || in_w <= 0 || in_h <= 0)
+    return;                     /* resized 0 x 0: rv_letterbox_frame refuses it */
+  /* A rect input made for target x target must scale as that target did,
+   * even where the rounded rectangle would allow a slightly larger r. */
+  r = fit (frame_w, frame_h, target, target, &uw, &uh);
+  if (rect_size (uw, target) != in_w || rect_size (uh, target) != in_h)
+    r = fit (frame_w, frame_h, in_w, in_h, &uw, &uh);
+  lb->resized_w = uw;
+  lb->resized_h = uh;
+  lb->pad_left = (int) rint ((in_w - uw) / 2.0 - 0.1);
+  lb->pad_top = (int) rint ((in_h - uh) / 2.0 - 0.1);
+  lb->scale = (float) r;
+}
+
+/* cv2's source position for output index i: left sample, right sample and
+ * the right one's weight in 1/COEF_ONE. */
+static void
+tap (double scale, int src_n, int i, int *s0, int *s1, int *w1)
+{
+  float f = (float) ((i + 0.5) * scale - 0.5);
+  int s = (int) floorf (f);
+
+  f -= s;
+  if (s < 0)
+    s = 0, f = 0;
+  if (s >= src_n - 1)
+    s = src_n - 1, f = 0;
+  *s0 = s;
+  *s1 = s + (s < src_n - 1);
+  *w1 = (int) rintf (f * COEF_ONE);
+}
+
+/* Fixed-point YUV -> RGB terms (rounding folded into the luma table). */
+typedef struct {
+  int32_t y[256], rv[256], gu[256], gv[256], bu[256];
+} yuv_lut;
+
+static void
+yuv_lut_init (yuv_lut *lut, rv_yuv_matrix m)
+{
+  bool bt709 = m == RV_YUV_BT709_LIMITED || m == RV_YUV_BT709_FULL;
+  bool full = m == RV_YUV_BT601_FULL || m == RV_YUV_BT709_FULL;
+  double kr = bt709 ? 0.2126 : 0.299, kb = bt709 ? 0.0722 : 0.114;
+  double kg = 1.0 - kr - kb, one = 1 << LUT_BITS;
+  double ys = full ? 1.0 : 255.0 / 219.0, cs = full ? 1.0 : 255.0 / 224.0;
+  int y0 = full ? 0 : 16;
+
+  for (int i = 0; i < 256; i++) {
+    double c = (i - 128) * cs * one;
+    lut->y[i] = (int32_t) lrint ((i - y0) * ys * one + one / 2);
+    lut->rv[i] = (int32_t) lrint (2 * (1 - kr) * c);
+    lut->gu[i] = (int32_t) lrint (-2 * kb * (1 - kb) / kg * c);
+    lut->gv[i] = (int32_t) lrint (-2 * kr * (1 - kr) / kg * c);
+    lut->bu[i] = (int32_t) lrint (2 * (1 - kb) * c);
+  }
+}
+
+static inline uint8_t
+clamp255 (int32_t v)
+{
+  v >>= LUT_BITS;
+  return v < 0 ? 0 : v > 255 ? 255 : (uint8_t) v;
+}
+
+/* RGB of the source pixels xs[0..n) of row y, one array per channel. */
+static void
+gather_row (const rv_frame *f, const yuv_lut *lut, int y, const int *xs,
+    int n, uint8_t rgb[3][2 * CHUNK])
+{
+  const uint8_t *row = f->planes[0] + (size_t) y * f->strides[0];
+  int bpp = packed_layout[f->format].bpp;
+
+  if (bpp) {
+    int ro = packed_layout[f->format].r, go = packed_layout[f->format].g,
+        bo = packed_layout[f->format].b;
+    for (int j = 0; j < n; j++) {
+      const uint8_t *p = row + (size_t) xs[j] * bpp;
+      rgb[0][j] = p[ro];
+      rgb[1][j] = p[go];
+      rgb[2][j] = p[bo];
+    }
+  } else {
+    /* 4:2:0: pixel (x, y) takes the chroma sample (x / 2, y / 2). */
+    bool nv12 = f->format == RV_FMT_NV12;
+    const uint8_t *u = f->planes[1] + (size_t) (y / 2) * f->strides[1];
+    const uint8_t *v = nv12 ? u + 1 : f->planes[2] + (size_t) (y / 2) * f->strides[2];
+    int step = nv12 ? 2 : 1;
+    for (int j = 0; j < n; j++) {
+      int c = xs[j] / 2 * step;
+      int32_t luma = lut->y[row[xs[j]]];
+      rgb[0][j] = clamp255 (luma + lut->rv[v[c]]);
+      rgb[1][j] = clamp255 (luma + lut->gu[u[c]] + lut->gv[v[c]]);
+      rgb[2][j] = clamp255 (luma + lut->bu[u[c]]);
+    }
+  }
+}
+
+/* Horizontal pass of one source row: xs holds the n left samples then the n
+ * right ones, w their weights. */
+static void
+hresize_row (const rv_frame *f, const yuv_lut *lut, int y, const int *xs,
+    const int *w, int n, int32_t out[3][CHUNK])
+{
+  uint8_t rgb[3][2 * CHUNK];
+
+  gather_row (f, lut, y, xs, 2 * n, rgb);
+  for (int c = 0; c < 3; c++)
+    for (int i = 0; i < n; i++)
+      out[c][i] = rgb[c][i] * (COEF_ONE - w[i]) + rgb[c][n + i] * w[i];
+}
+
+static bool
+frame_valid (const rv_frame *f)
+{
+  size_t w, cw;
+
+  if (f->format < RV_FMT_RGB || f->format > RV_FMT_NV12 || f->width <= 0
+      || f->height <= 0 || !f->planes[0])
+    return false;
+  w = (size_t) f->width;
+  cw = (w + 1) / 2;
+  if (packed_layout[f->format].bpp)
+    return f->strides[0] >= w * packed_layout[f->format].bpp;
+  if (f->yuv_matrix < RV_YUV_BT601_LIMITED || f->yuv_matrix > RV_YUV_BT709_FULL
+      || f->strides[0] < w || !f->planes[1])
+    return false;
+  if (f->format == RV_FMT_NV12)
+    return f->strides[1] >= 2 * cw;
+  return f->planes[2] && f->strides[1] >= cw && f->strides[2] >= cw;
+}
+
+static void
+fill (float *p, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    p[i] = PAD_VALUE;
+}
+
+rv_status
+rv_letterbox_frame (const rv_frame *frame, const rv_letterbox *lb, float *dst)
+{
+  yuv_lut lut;
+  int xs[2 * CHUNK], wx[CHUNK];
+  int32_t h0[3][CHUNK], h1[3][CHUNK];
+  double sx, sy;
+  size_t plane;
+
+  if (!frame || !lb || !dst || !frame_valid (frame)
+      || lb->frame_w != frame->width || lb->frame_h != frame->height
+      || lb->resized_w <= 0 || lb->resized_h <= 0 || lb->pad_left < 0
+      || lb->pad_top < 0 || lb->pad_left + lb->resized_w > lb->in_w
+      || lb->pad_top + lb->resized_h > lb->in_h)
+    return RV_ERR_ARG;
+  if (!packed_layout[frame->format].bpp)
+    yuv_lut_init (&lut, frame->yuv_matrix);
+  plane = (size_t) lb->in_w * lb->in_h;
+
+  /* Padding: whole rows above and below, then both sides of the others. */
+  for (int c = 0; c < 3; c++) {
+    float *p = dst + c * plane;
+    size_t right = (size_t) lb->in_w - lb->pad_left - lb->resized_w;
+    fill (p, (size_t) lb->pad_top * lb->in_w);
+    for (int y = lb->pad_top; y < lb->pad_top + lb->resized_h; y++) {
+      fill (p + (size_t) y * lb->in_w, lb->pad_left);
+      fill (p + (size_t) y * lb->in_w + lb->pad_left + lb->resized_w, right);
+    }
+    fill (p + (size_t) (lb->pad_top + lb->resized_h) * lb->in_w,
+        (size_t) (lb->in_h - lb->pad_top - lb->resized_h) * lb->in_w);
+  }
+
+  /* cv2.resize computes the scale as 1 / (dst / src). */
+  sx = 1.0 / ((double) lb->resized_w / frame->width);
+  sy = 1.0 / ((double) lb->resized_h / frame->height);
+  for (int x0 = 0; x0 < lb->resized_w; x0 += CHUNK) {
+    int n = lb->resized_w - x0 < CHUNK ? lb->resized_w - x0 : CHUNK;
+    for (int i = 0; i < n; i++)
+      tap (sx, frame->width, x0 + i, &xs[i], &xs[n + i], &wx[i]);
+    for (int y = 0; y < lb->resized_h; y++) {
+      int y0, y1, wy;
+      size_t off = (size_t) (lb->pad_top + y) * lb->in_w + lb->pad_left + x0;
+      tap (sy, frame->height, y, &y0, &y1, &wy);
+      hresize_row (frame, &lut, y0, xs, wx, n, h0);
+      hresize_row (frame, &lut, y1, xs, wx, n, h1);
+      for (int c = 0; c < 3; c++) {
+        float *d = dst + c * plane + off;
+        for (int i = 0; i < n; i++) {
+          int32_t v = (h0[c][i] * (COEF_ONE - wy) + h1[c][i] * wy
+              + (1 << (2 * COEF_BITS - 1))) >> (2 * COEF_BITS);
+          d[i] = (float) v / 255.0f;
+        }
+      }
+    }
+  }
+  return RV_OK;
+}
