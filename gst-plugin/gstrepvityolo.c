@@ -1,0 +1,1023 @@
+/* gstrepvityolo.c — RepViT-YOLO11 object detection as an in-place video filter.
+ *
+ * This library is free software; you can redistribute it and/or
+ * modify it under the terms of the GNU Library General Public
+ * License as published by the Free Software Foundation; either
+ * version 2.1 of the License, or (at your option) any later version.
+ */
+
+/**
+ * SECTION:element-repvityolo
+ * @title: repvityolo
+ * @see_also: repvitoverlay, repvitjson
+ *
+ * Runs a YOLO11 detector with a RepViT backbone on the CPU and attaches the
+ * detections of each frame as a #GstRepvitDetectionMeta (and, unless
+ * #GstRepvitYolo:attach-roi-meta is %FALSE, one
+ * #GstVideoRegionOfInterestMeta per detection with a "detection" parameter
+ * structure holding `label_id` (int), `label`, `confidence` and the normalized box
+ * `x_min`, `y_min`, `x_max`, `y_max`). The pixels are never changed: the
+ * frame is mapped read-only and the buffer passes through.
+ *
+ * With #GstRepvitYolo:inference-interval N the network runs on every Nth
+ * frame; the frames between, and frames that arrive late in a live
+ * pipeline when QoS is enabled, carry the last detections marked stale. No
+ * buffer is ever dropped.
+ *
+ * ## Example launch line
+ * |[
+ * gst-launch-1.0 v4l2src ! videoconvert ! repvityolo model=shapes.safetensors ! repvitoverlay ! videoconvert ! autovideosink
+ * ]| Detects objects in a camera stream and draws the boxes.
+ * |[
+ * gst-launch-1.0 filesrc location=in.mp4 ! decodebin ! repvityolo model=yolo.safetensors labels=coco.txt classes=person,car conf-threshold=0.4 ! repvitjson ! fakesink
+ * ]| Keeps only people and cars.
+ */
+
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <string.h>
+
+#include <gst/video/video.h>
+#include <gst/video/gstvideofilter.h>
+
+#include "gstrepvitelements.h"
+#include "gstrepvitmodelcache.h"
+#include "repvit.h"
+#include "repvitmeta.h"
+
+GST_DEBUG_CATEGORY_STATIC (gst_repvit_yolo_debug);
+#define GST_CAT_DEFAULT gst_repvit_yolo_debug
+
+#define MAX_DETECTIONS 10000
+
+enum
+{
+  PROP_0,
+  PROP_MODEL,
+  PROP_LABELS,
+  PROP_CONF_THRESHOLD,
+  PROP_IOU_THRESHOLD,
+  PROP_MAX_DETECTIONS,
+  PROP_INPUT_SIZE,
+  PROP_RECT,
+  PROP_INFERENCE_INTERVAL,
+  PROP_CLASSES,
+  PROP_THREADS,
+  PROP_ATTACH_ROI_META,
+  PROP_MODEL_INFO,
+};
+
+#define DEFAULT_CONF_THRESHOLD 0.25f
+#define DEFAULT_IOU_THRESHOLD 0.7f
+#define DEFAULT_MAX_DETECTIONS 300
+#define DEFAULT_INPUT_SIZE 0
+#define DEFAULT_RECT TRUE
+#define DEFAULT_INFERENCE_INTERVAL 1
+#define DEFAULT_THREADS 0
+#define DEFAULT_ATTACH_ROI_META TRUE
+
+#define VIDEO_CAPS GST_VIDEO_CAPS_MAKE ("{ RGB, BGR, RGBA, BGRA, RGBx, BGRx, " \
+    "xRGB, xBGR, ARGB, ABGR, I420, NV12 }")
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
+    GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (VIDEO_CAPS));
+
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
+    GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (VIDEO_CAPS));
+
+#define GST_TYPE_REPVIT_YOLO (gst_repvit_yolo_get_type ())
+G_DECLARE_FINAL_TYPE (GstRepvitYolo, gst_repvit_yolo, GST, REPVIT_YOLO,
+    GstVideoFilter);
+
+struct _GstRepvitYolo
+{
+  GstVideoFilter parent;
+
+  /* settings and the fields read by other threads, under the object lock */
+  gchar *model_path;
+  gchar *labels_path;
+  gfloat conf_threshold;
+  gfloat iou_threshold;
+  gint max_detections;
+  gint input_size;
+  gboolean rect;
+  guint inference_interval;
+  gchar *classes;
+  gboolean classes_changed;     /* set in PLAYING, applied by the next frame */
+  gint threads;
+  gboolean attach_roi_meta;
+  GstClockTime earliest_time;   /* QoS: running time before which we are late */
+  gboolean live;                /* as the last LATENCY query said */
+  GstClockTime latency;         /* processing latency reported when live */
+  rv_model *model;              /* also read by the model-info getter */
+  gint in_w, in_h;              /* network input size */
+
+  /* streaming state: written in start/stop/set_info and the streaming thread */
+  rv_ctx *ctx;
+  const gchar *model_id;        /* interned */
+  gint nc;
+  const gchar **labels;         /* nc interned names */
+  guint8 *class_mask;           /* nc bytes, NULL = every class */
+  gint ctx_threads;
+  rv_pixel_format format;
+  rv_yuv_matrix yuv_matrix;
+  rv_detection *dets;           /* MAX_DETECTIONS; the last result */
+  gint n_dets;
+  gboolean have_dets;
+  gint dets_w, dets_h;          /* frame size of the last result */
+  gint dets_in_w, dets_in_h;    /* its network input size */
+  guint since_inference;        /* frames since the last result */
+  guint64 n_inferences, n_skipped_late;
+  GstClockTime pre_ns, forward_ns, post_ns;     /* sums, for the stop() log */
+};
+
+G_DEFINE_TYPE (GstRepvitYolo, gst_repvit_yolo, GST_TYPE_VIDEO_FILTER);
+GST_ELEMENT_REGISTER_DEFINE (repvityolo, "repvityolo", GST_RANK_NONE,
+    GST_TYPE_REPVIT_YOLO);
+
+static void gst_repvit_yolo_set_property (GObject * object, guint prop_id,
+    const GValue * value, GParamSpec * pspec);
+static void gst_repvit_yolo_get_property (GObject * object, guint prop_id,
+    GValue * value, GParamSpec * pspec);
+static void gst_repvit_yolo_finalize (GObject * object);
+static gboolean gst_repvit_yolo_start (GstBaseTransform * trans);
+static gboolean gst_repvit_yolo_stop (GstBaseTransform * trans);
+static gboolean gst_repvit_yolo_src_event (GstBaseTransform * trans,
+    GstEvent * event);
+static gboolean gst_repvit_yolo_sink_event (GstBaseTransform * trans,
+    GstEvent * event);
+static gboolean gst_repvit_yolo_query (GstBaseTransform * trans,
+    GstPadDirection direction, GstQuery * query);
+static GstFlowReturn gst_repvit_yolo_prepare_output_buffer (GstBaseTransform *
+    trans, GstBuffer * inbuf, GstBuffer ** outbuf);
+static gboolean gst_repvit_yolo_set_info (GstVideoFilter * filter,
+    GstCaps * incaps, GstVideoInfo * in_info, GstCaps * outcaps,
+    GstVideoInfo * out_info);
+static GstFlowReturn gst_repvit_yolo_transform_frame_ip (GstVideoFilter *
+    filter, GstVideoFrame * frame);
+
+static void
+gst_repvit_yolo_class_init (GstRepvitYoloClass * klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstBaseTransformClass *trans_class = GST_BASE_TRANSFORM_CLASS (klass);
+  GstVideoFilterClass *filter_class = GST_VIDEO_FILTER_CLASS (klass);
+  const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS;
+
+  GST_DEBUG_CATEGORY_INIT (gst_repvit_yolo_debug, "repvityolo", 0,
+      "RepViT-YOLO11 object detection");
+
+  gobject_class->set_property = gst_repvit_yolo_set_property;
+  gobject_class->get_property = gst_repvit_yolo_get_property;
+  gobject_class->finalize = gst_repvit_yolo_finalize;
+
+  g_object_class_install_property (gobject_class, PROP_MODEL,
+      g_param_spec_string ("model", "Model",
+          "Weight file (safetensors) of the RepViT-YOLO11 detector", NULL,
+          rw | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_LABELS,
+      g_param_spec_string ("labels", "Labels",
+          "Optional file of class names, one per line, exactly one per "
+          "class of the model (default: the names stored in the model)",
+          NULL, rw | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_CONF_THRESHOLD,
+      g_param_spec_float ("conf-threshold", "Confidence threshold",
+          "Keep detections whose score is above this", 0.0f, 1.0f,
+          DEFAULT_CONF_THRESHOLD, rw | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_IOU_THRESHOLD,
+      g_param_spec_float ("iou-threshold", "IoU threshold",
+          "Non-maximum suppression removes boxes overlapping a better box of "
+          "the same class by more than this", 0.0f, 1.0f,
+          DEFAULT_IOU_THRESHOLD, rw | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_MAX_DETECTIONS,
+      g_param_spec_int ("max-detections", "Maximum detections",
+          "Keep at most this many detections per frame, best first", 1,
+          MAX_DETECTIONS, DEFAULT_MAX_DETECTIONS,
+          rw | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_INPUT_SIZE,
+      g_param_spec_int ("input-size", "Input size",
+          "Network input size the frame is scaled to fit: 0 for the model's "
+          "training size, else a multiple of 32 from 32 to 4096", 0, 4096,
+          DEFAULT_INPUT_SIZE, rw | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_RECT,
+      g_param_spec_boolean ("rect", "Rectangular input",
+          "Use the smallest multiple-of-32 rectangle holding the scaled "
+          "frame instead of a square input", DEFAULT_RECT,
+          rw | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_INFERENCE_INTERVAL,
+      g_param_spec_uint ("inference-interval", "Inference interval",
+          "Run the network on every Nth frame; frames between carry the last "
+          "detections marked stale", 1, 1000, DEFAULT_INFERENCE_INTERVAL,
+          rw | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_CLASSES,
+      g_param_spec_string ("classes", "Classes",
+          "Comma-separated class ids or names to keep (default: all)", NULL,
+          rw | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_THREADS,
+      g_param_spec_int ("threads", "Threads",
+          "Threads the network runs on (0 = one per CPU)", 0, 256,
+          DEFAULT_THREADS, rw | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_ATTACH_ROI_META,
+      g_param_spec_boolean ("attach-roi-meta", "Attach ROI meta",
+          "Also attach one GstVideoRegionOfInterestMeta per detection",
+          DEFAULT_ATTACH_ROI_META, rw | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_MODEL_INFO,
+      g_param_spec_boxed ("model-info", "Model information",
+          "The loaded model (NULL when none): variant, scale, classes, imgsz, "
+          "parameters, input-width, input-height, and shared-by, the number "
+          "of elements sharing these weights", GST_TYPE_STRUCTURE,
+          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+
+  gst_element_class_set_static_metadata (element_class,
+      "RepViT-YOLO11 object detection", "Filter/Analyzer/Video",
+      "Detects objects with a YOLO11 network on a RepViT backbone on the CPU "
+      "and attaches them as metadata", "repvityolo developers");
+  gst_element_class_add_static_pad_template (element_class, &sink_template);
+  gst_element_class_add_static_pad_template (element_class, &src_template);
+
+  trans_class->start = GST_DEBUG_FUNCPTR (gst_repvit_yolo_start);
+  trans_class->stop = GST_DEBUG_FUNCPTR (gst_repvit_yolo_stop);
+  trans_class->src_event = GST_DEBUG_FUNCPTR (gst_repvit_yolo_src_event);
+  trans_class->sink_event = GST_DEBUG_FUNCPTR (gst_repvit_yolo_sink_event);
+  trans_class->query = GST_DEBUG_FUNCPTR (gst_repvit_yolo_query);
+  trans_class->prepare_output_buffer =
+      GST_DEBUG_FUNCPTR (gst_repvit_yolo_prepare_output_buffer);
+  /* Passthrough: the frame is mapped read-only and only metas are added. */
+  trans_class->passthrough_on_same_caps = TRUE;
+  trans_class->transform_ip_on_passthrough = TRUE;
+  filter_class->set_info = GST_DEBUG_FUNCPTR (gst_repvit_yolo_set_info);
+  filter_class->transform_frame_ip =
+      GST_DEBUG_FUNCPTR (gst_repvit_yolo_transform_frame_ip);
+}
+
+static void
+gst_repvit_yolo_init (GstRepvitYolo * self)
+{
+  self->conf_threshold = DEFAULT_CONF_THRESHOLD;
+  self->iou_threshold = DEFAULT_IOU_THRESHOLD;
+  self->max_detections = DEFAULT_MAX_DETECTIONS;
+  self->input_size = DEFAULT_INPUT_SIZE;
+  self->rect = DEFAULT_RECT;
+  self->inference_interval = DEFAULT_INFERENCE_INTERVAL;
+  self->threads = DEFAULT_THREADS;
+  self->attach_roi_meta = DEFAULT_ATTACH_ROI_META;
+  self->earliest_time = GST_CLOCK_TIME_NONE;
+  gst_base_transform_set_in_place (GST_BASE_TRANSFORM (self), TRUE);
+}
+
+static void
+gst_repvit_yolo_finalize (GObject * object)
+{
+  GstRepvitYolo *self = GST_REPVIT_YOLO (object);
+
+  g_free (self->model_path);
+  g_free (self->labels_path);
+  g_free (self->classes);
+
+  G_OBJECT_CLASS (gst_repvit_yolo_parent_class)->finalize (object);
+}
+
+/* Settings that take effect at the next start() are refused while running. */
+static gboolean
+set_ready_string (GstRepvitYolo * self, gchar ** field, const GValue * value,
+    const gchar * name)
+{
+  if (GST_STATE (self) > GST_STATE_READY) {
+    GST_WARNING_OBJECT (self, "%s can only be changed in the NULL or READY "
+        "state", name);
+    return FALSE;
+  }
+  g_free (*field);
+  *field = g_value_dup_string (value);
+  return TRUE;
+}
+
+static void
+gst_repvit_yolo_set_property (GObject * object, guint prop_id,
+    const GValue * value, GParamSpec * pspec)
+{
+  GstRepvitYolo *self = GST_REPVIT_YOLO (object);
+  gboolean running;
+
+  GST_OBJECT_LOCK (self);
+  running = GST_STATE (self) > GST_STATE_READY;
+  switch (prop_id) {
+    case PROP_MODEL:
+      set_ready_string (self, &self->model_path, value, "model");
+      break;
+    case PROP_LABELS:
+      set_ready_string (self, &self->labels_path, value, "labels");
+      break;
+    case PROP_CONF_THRESHOLD:
+      self->conf_threshold = g_value_get_float (value);
+      break;
+    case PROP_IOU_THRESHOLD:
+      self->iou_threshold = g_value_get_float (value);
+      break;
+    case PROP_MAX_DETECTIONS:
+      self->max_detections = g_value_get_int (value);
+      break;
+    case PROP_INPUT_SIZE:
+      if (running)
+        GST_WARNING_OBJECT (self, "input-size can only be changed in the "
+            "NULL or READY state");
+      else
+        self->input_size = g_value_get_int (value);
+      break;
+    case PROP_RECT:
+      if (running)
+        GST_WARNING_OBJECT (self, "rect can only be changed in the NULL or "
+            "READY state");
+      else
+        self->rect = g_value_get_boolean (value);
+      break;
+    case PROP_INFERENCE_INTERVAL:
+      self->inference_interval = g_value_get_uint (value);
+      break;
+    case PROP_CLASSES:
+      g_free (self->classes);
+      self->classes = g_value_dup_string (value);
+      self->classes_changed = TRUE;
+      break;
+    case PROP_THREADS:
+      self->threads = g_value_get_int (value);
+      break;
+    case PROP_ATTACH_ROI_META:
+      self->attach_roi_meta = g_value_get_boolean (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_repvit_yolo_get_property (GObject * object, guint prop_id, GValue * value,
+    GParamSpec * pspec)
+{
+  GstRepvitYolo *self = GST_REPVIT_YOLO (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_MODEL:
+      g_value_set_string (value, self->model_path);
+      break;
+    case PROP_LABELS:
+      g_value_set_string (value, self->labels_path);
+      break;
+    case PROP_CONF_THRESHOLD:
+      g_value_set_float (value, self->conf_threshold);
+      break;
+    case PROP_IOU_THRESHOLD:
+      g_value_set_float (value, self->iou_threshold);
+      break;
+    case PROP_MAX_DETECTIONS:
+      g_value_set_int (value, self->max_detections);
+      break;
+    case PROP_INPUT_SIZE:
+      g_value_set_int (value, self->input_size);
+      break;
+    case PROP_RECT:
+      g_value_set_boolean (value, self->rect);
+      break;
+    case PROP_INFERENCE_INTERVAL:
+      g_value_set_uint (value, self->inference_interval);
+      break;
+    case PROP_CLASSES:
+      g_value_set_string (value, self->classes);
+      break;
+    case PROP_THREADS:
+      g_value_set_int (value, self->threads);
+      break;
+    case PROP_ATTACH_ROI_META:
+      g_value_set_boolean (value, self->attach_roi_meta);
+      break;
+    case PROP_MODEL_INFO:
+      if (self->model)
+        g_value_take_boxed (value, gst_structure_new ("repvit-model",
+                "variant", G_TYPE_STRING, rv_model_variant (self->model),
+                "scale", G_TYPE_STRING, rv_model_scale (self->model),
+                "classes", G_TYPE_INT, rv_model_num_classes (self->model),
+                "imgsz", G_TYPE_INT, rv_model_imgsz (self->model),
+                "parameters", G_TYPE_UINT64, rv_model_num_params (self->model),
+                "input-width", G_TYPE_INT, self->in_w,
+                "input-height", G_TYPE_INT, self->in_h,
+                "shared-by", G_TYPE_UINT,
+                gst_repvit_model_cache_users (self->model), NULL));
+      else
+        g_value_set_boxed (value, NULL);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+/* Reads a labels file: one name per line, exactly nc of them. Returns
+ * interned names or NULL with a message in err. */
+static const gchar **
+load_labels (const gchar * path, gint nc, gchar ** err)
+{
+  GError *error = NULL;
+  const gchar **labels = NULL;
+  gchar *contents;
+  gchar **lines;
+  guint n;
+
+  if (!g_file_get_contents (path, &contents, NULL, &error)) {
+    *err = g_strdup (error->message);
+    g_error_free (error);
+    return NULL;
+  }
+  lines = g_strsplit (contents, "\n", -1);
+  n = g_strv_length (lines);
+  if (n > 0 && *g_strstrip (lines[n - 1]) == '\0')
+    n--;                        /* the newline after the last name */
+  if (n != (guint) nc) {
+    *err = g_strdup_printf ("%s: %u names, but the model has %d classes",
+        path, n, nc);
+    goto done;
+  }
+  labels = g_new (const gchar *, nc);
+  for (guint i = 0; i < n; i++) {
+    const gchar *name = g_strstrip (lines[i]);
+
+    if (*name == '\0') {
+      *err = g_strdup_printf ("%s: line %u is empty", path, i + 1);
+      g_clear_pointer (&labels, g_free);
+      goto done;
+    }
+    labels[i] = g_intern_string (name);
+  }
+done:
+  g_strfreev (lines);
+  g_free (contents);
+  return labels;
+}
+
+/* Parses the classes setting ("0,person,2") into a mask of nc bytes. An
+ * empty setting keeps every class: *mask is NULL. */
+static gboolean
+parse_classes (const gchar * classes, const gchar ** labels, gint nc,
+    guint8 ** mask, gchar ** err)
+{
+  gchar **tokens;
+  gboolean ok = TRUE;
+
+  *mask = NULL;
+  if (classes == NULL || *classes == '\0')
+    return TRUE;
+
+  *mask = g_new0 (guint8, nc);
+  tokens = g_strsplit (classes, ",", -1);
+  for (guint i = 0; ok && tokens[i]; i++) {
+    const gchar *token = g_strstrip (tokens[i]);
+    guint64 id;
+    gint c;
+
+    if (g_ascii_string_to_unsigned (token, 10, 0, G_MAXINT, &id, NULL)) {
+      ok = id < (guint64) nc;
+      if (!ok)
+        *err = g_strdup_printf ("classes: id %s out of range 0..%d", token,
+            nc - 1);
+      else
+        (*mask)[id] = 1;
+      continue;
+    }
+    for (c = 0; c < nc && strcmp (labels[c], token) != 0; c++);
+    ok = c < nc;
+    if (!ok)
+      *err = g_strdup_printf ("classes: unknown class name \"%s\"", token);
+    else
+      (*mask)[c] = 1;
+  }
+  g_strfreev (tokens);
+  if (!ok)
+    g_clear_pointer (mask, g_free);
+  return ok;
+}
+
+/* Frees everything start() made; safe on a half-started element. */
+static void
+gst_repvit_yolo_reset (GstRepvitYolo * self)
+{
+  rv_model *model;
+
+  GST_OBJECT_LOCK (self);
+  model = self->model;
+  self->model = NULL;
+  self->in_w = self->in_h = 0;
+  GST_OBJECT_UNLOCK (self);
+
+  g_clear_pointer (&self->ctx, rv_ctx_free);
+  if (model)
+    gst_repvit_model_cache_release (model);
+  g_clear_pointer (&self->labels, g_free);
+  g_clear_pointer (&self->class_mask, g_free);
+  g_clear_pointer (&self->dets, g_free);
+  self->model_id = NULL;
+  self->have_dets = FALSE;
+  self->n_dets = 0;
+  self->since_inference = 0;
+  self->n_inferences = self->n_skipped_late = 0;
+  self->pre_ns = self->forward_ns = self->post_ns = 0;
+}
+
+static gboolean
+gst_repvit_yolo_start (GstBaseTransform * trans)
+{
+  GstRepvitYolo *self = GST_REPVIT_YOLO (trans);
+  gchar *model_path, *labels_path, *classes, *msg = NULL, *base;
+  gint input_size, threads, nc;
+  rv_model *model;
+  rv_status status;
+  gchar err[512];
+
+  GST_OBJECT_LOCK (self);
+  model_path = g_strdup (self->model_path);
+  labels_path = g_strdup (self->labels_path);
+  classes = g_strdup (self->classes);
+  self->classes_changed = FALSE;
+  input_size = self->input_size;
+  threads = self->threads;
+  self->earliest_time = GST_CLOCK_TIME_NONE;
+  GST_OBJECT_UNLOCK (self);
+
+  if (model_path == NULL || *model_path == '\0')
+    goto no_model;
+  if (input_size != 0 && (input_size < 32 || input_size % 32 != 0))
+    goto bad_input_size;
+
+  status = gst_repvit_model_cache_acquire (model_path, &model, err,
+      sizeof err);
+  if (status != RV_OK)
+    goto load_failed;
+  GST_OBJECT_LOCK (self);
+  self->model = model;
+  GST_OBJECT_UNLOCK (self);
+  GST_INFO_OBJECT (self, "model %s (%s-%s, %d classes) used by %u element(s)",
+      model_path, rv_model_variant (model), rv_model_scale (model),
+      rv_model_num_classes (model), gst_repvit_model_cache_users (model));
+
+  if (rv_ctx_init (model, threads, &self->ctx, err, sizeof err) != RV_OK)
+    goto ctx_failed;
+  self->ctx_threads = threads;
+
+  self->nc = nc = rv_model_num_classes (model);
+  if (labels_path) {
+    self->labels = load_labels (labels_path, nc, &msg);
+    if (self->labels == NULL)
+      goto bad_labels;
+  } else {
+    self->labels = g_new (const gchar *, nc);
+    for (gint c = 0; c < nc; c++)
+      self->labels[c] = g_intern_string (rv_model_class_name (model, c));
+  }
+  if (!parse_classes (classes, self->labels, nc, &self->class_mask, &msg))
+    goto bad_classes;
+
+  base = g_path_get_basename (model_path);
+  msg = g_strdup_printf ("%s-%s nc%d %s", rv_model_variant (model),
+      rv_model_scale (model), nc, base);
+  self->model_id = g_intern_string (msg);
+  g_clear_pointer (&msg, g_free);
+  g_free (base);
+  self->dets = g_new (rv_detection, MAX_DETECTIONS);
+
+  g_free (model_path);
+  g_free (labels_path);
+  g_free (classes);
+  return TRUE;
+
+  /* ERRORS */
+no_model:
+  {
+    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
+        ("No model file: set the \"model\" property"), (NULL));
+    goto failed;
+  }
+bad_input_size:
+  {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("Invalid input-size %d: must be 0 or a multiple of 32 from 32 to "
+            "4096", input_size), (NULL));
+    goto failed;
+  }
+load_failed:
+  {
+    if (!g_file_test (model_path, G_FILE_TEST_EXISTS))
+      GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
+          ("Model file \"%s\" not found", model_path), ("%s", err));
+    else
+      GST_ELEMENT_ERROR (self, RESOURCE, FAILED,
+          ("Could not load model file \"%s\": %s (%s)", model_path, err,
+              rv_status_string (status)), (NULL));
+    goto failed;
+  }
+ctx_failed:
+  {
+    GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
+        ("Could not set up inference for model \"%s\": %s", model_path, err),
+        (NULL));
+    goto failed;
+  }
+bad_labels:
+  {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("Invalid labels file \"%s\": %s", labels_path, msg), (NULL));
+    goto failed;
+  }
+bad_classes:
+  {
+    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
+        ("Invalid classes property \"%s\": %s", classes, msg), (NULL));
+    goto failed;
+  }
+failed:
+  {
+    gst_repvit_yolo_reset (self);
+    g_free (msg);
+    g_free (model_path);
+    g_free (labels_path);
+    g_free (classes);
+    return FALSE;
+  }
+}
+
+static gboolean
+gst_repvit_yolo_stop (GstBaseTransform * trans)
+{
+  GstRepvitYolo *self = GST_REPVIT_YOLO (trans);
+
+  if (self->n_inferences > 0)
+    GST_INFO_OBJECT (self, "%" G_GUINT64_FORMAT " inferences (%"
+        G_GUINT64_FORMAT " frames late), mean ms: pre %.2f network %.2f "
+        "post %.2f", self->n_inferences, self->n_skipped_late,
+        self->pre_ns / 1e6 / self->n_inferences,
+        self->forward_ns / 1e6 / self->n_inferences,
+        self->post_ns / 1e6 / self->n_inferences);
+  gst_repvit_yolo_reset (self);
+  return TRUE;
+}
+
+static gboolean
+gst_repvit_yolo_src_event (GstBaseTransform * trans, GstEvent * event)
+{
+  GstRepvitYolo *self = GST_REPVIT_YOLO (trans);
+  GstClockTimeDiff diff;
+  GstClockTime timestamp;
+
+  if (GST_EVENT_TYPE (event) != GST_EVENT_QOS)
+    return GST_BASE_TRANSFORM_CLASS (gst_repvit_yolo_parent_class)->src_event
+        (trans, event);
+
+  /* Late frames skip inference instead of being dropped by the base class,
+   * so the base class never sees the QoS event. */
+  gst_event_parse_qos (event, NULL, NULL, &diff, &timestamp);
+  GST_OBJECT_LOCK (self);
+  if (diff < 0 && timestamp < (GstClockTime) (-diff))
+    self->earliest_time = 0;
+  else
+    self->earliest_time = timestamp + diff;
+  GST_OBJECT_UNLOCK (self);
+  return gst_pad_push_event (GST_BASE_TRANSFORM_SINK_PAD (trans), event);
+}
+
+static gboolean
+gst_repvit_yolo_sink_event (GstBaseTransform * trans, GstEvent * event)
+{
+  GstRepvitYolo *self = GST_REPVIT_YOLO (trans);
+
+  if (GST_EVENT_TYPE (event) == GST_EVENT_FLUSH_STOP) {
+    GST_OBJECT_LOCK (self);
+    self->earliest_time = GST_CLOCK_TIME_NONE;
+    GST_OBJECT_UNLOCK (self);
+    self->have_dets = FALSE;
+  }
+  return GST_BASE_TRANSFORM_CLASS (gst_repvit_yolo_parent_class)->sink_event
+      (trans, event);
+}
+
+static gboolean
+gst_repvit_yolo_query (GstBaseTransform * trans, GstPadDirection direction,
+    GstQuery * query)
+{
+  GstRepvitYolo *self = GST_REPVIT_YOLO (trans);
+  GstClockTime min, max;
+  gboolean live;
+
+  if (!GST_BASE_TRANSFORM_CLASS (gst_repvit_yolo_parent_class)->query (trans,
+          direction, query))
+    return FALSE;
+
+  if (direction == GST_PAD_SRC && GST_QUERY_TYPE (query) == GST_QUERY_LATENCY) {
+    /* An inferred frame leaves this element later by the inference time. */
+    gst_query_parse_latency (query, &live, &min, &max);
+    GST_OBJECT_LOCK (self);
+    self->live = live;
+    if (live) {
+      min += self->latency;
+      if (GST_CLOCK_TIME_IS_VALID (max))
+        max += self->latency;
+    }
+    GST_OBJECT_UNLOCK (self);
+    gst_query_set_latency (query, live, min, max);
+  }
+  return TRUE;
+}
+
+/* Makes the buffer writable for the metas (a shallow copy at most: the
+ * memory is shared, never copied) while the frame stays mapped read-only. */
+static GstFlowReturn
+gst_repvit_yolo_prepare_output_buffer (G_GNUC_UNUSED GstBaseTransform *
+    trans, GstBuffer * inbuf, GstBuffer ** outbuf)
+{
+  *outbuf = gst_buffer_is_writable (inbuf) ? inbuf : gst_buffer_copy (inbuf);
+  return GST_FLOW_OK;
+}
+
+static gboolean
+gst_repvit_yolo_set_info (GstVideoFilter * filter,
+    G_GNUC_UNUSED GstCaps * incaps, GstVideoInfo * in_info,
+    G_GNUC_UNUSED GstCaps * outcaps, G_GNUC_UNUSED GstVideoInfo * out_info)
+{
+  GstRepvitYolo *self = GST_REPVIT_YOLO (filter);
+  gint target, in_w, in_h, w = GST_VIDEO_INFO_WIDTH (in_info),
+      h = GST_VIDEO_INFO_HEIGHT (in_info);
+  gboolean rect, full_range;
+  gchar err[256];
+
+  switch (GST_VIDEO_INFO_FORMAT (in_info)) {
+    case GST_VIDEO_FORMAT_RGB:
+      self->format = RV_FMT_RGB;
+      break;
+    case GST_VIDEO_FORMAT_BGR:
+      self->format = RV_FMT_BGR;
+      break;
+    case GST_VIDEO_FORMAT_RGBA:
+      self->format = RV_FMT_RGBA;
+      break;
+    case GST_VIDEO_FORMAT_BGRA:
+      self->format = RV_FMT_BGRA;
+      break;
+    case GST_VIDEO_FORMAT_RGBx:
+      self->format = RV_FMT_RGBX;
+      break;
+    case GST_VIDEO_FORMAT_BGRx:
+      self->format = RV_FMT_BGRX;
+      break;
+    case GST_VIDEO_FORMAT_xRGB:
+      self->format = RV_FMT_XRGB;
+      break;
+    case GST_VIDEO_FORMAT_xBGR:
+      self->format = RV_FMT_XBGR;
+      break;
+    case GST_VIDEO_FORMAT_ARGB:
+      self->format = RV_FMT_ARGB;
+      break;
+    case GST_VIDEO_FORMAT_ABGR:
+      self->format = RV_FMT_ABGR;
+      break;
+    case GST_VIDEO_FORMAT_I420:
+      self->format = RV_FMT_I420;
+      break;
+    case GST_VIDEO_FORMAT_NV12:
+      self->format = RV_FMT_NV12;
+      break;
+    default:
+      g_return_val_if_reached (FALSE);  /* the pad templates forbid it */
+  }
+  /* BT.2020 and other matrices are rare in analytics; BT.601 is the default */
+  full_range = in_info->colorimetry.range == GST_VIDEO_COLOR_RANGE_0_255;
+  if (in_info->colorimetry.matrix == GST_VIDEO_COLOR_MATRIX_BT709)
+    self->yuv_matrix = full_range ? RV_YUV_BT709_FULL : RV_YUV_BT709_LIMITED;
+  else
+    self->yuv_matrix = full_range ? RV_YUV_BT601_FULL : RV_YUV_BT601_LIMITED;
+
+  GST_OBJECT_LOCK (self);
+  target = self->input_size ? self->input_size : rv_model_imgsz (self->model);
+  rect = self->rect;
+  GST_OBJECT_UNLOCK (self);
+
+  if (rv_input_size_for_frame (w, h, target, rect, &in_w, &in_h) != RV_OK) {
+    g_snprintf (err, sizeof err, "no network input size for a %dx%d frame "
+        "at %d", w, h, target);
+    goto input_failed;
+  }
+  if (rv_ctx_set_input_size (self->ctx, in_w, in_h, err, sizeof err) != RV_OK)
+    goto input_failed;
+
+  GST_OBJECT_LOCK (self);
+  self->in_w = in_w;
+  self->in_h = in_h;
+  GST_OBJECT_UNLOCK (self);
+  GST_INFO_OBJECT (self, "%dx%d %s frames, network input %dx%d", w, h,
+      gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (in_info)), in_w,
+      in_h);
+  return TRUE;
+
+  /* ERRORS */
+input_failed:
+  {
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
+        ("Cannot run the network on %dx%d frames: %s", w, h, err), (NULL));
+    return FALSE;
+  }
+}
+
+/* Runs the network on the frame into self->dets. */
+static gboolean
+infer (GstRepvitYolo * self, GstVideoFrame * frame,
+    const rv_post_params * params, gint max_dets)
+{
+  rv_frame f = { self->format, GST_VIDEO_FRAME_WIDTH (frame),
+    GST_VIDEO_FRAME_HEIGHT (frame), {NULL}, {0}, self->yuv_matrix
+  };
+  rv_letterbox lb;
+  rv_status status;
+  GstClockTime t0, t1, t2, t3;
+  gint in_w, in_h;
+
+  for (guint p = 0; p < GST_VIDEO_FRAME_N_PLANES (frame); p++) {
+    f.planes[p] = GST_VIDEO_FRAME_PLANE_DATA (frame, p);
+    f.strides[p] = GST_VIDEO_FRAME_PLANE_STRIDE (frame, p);
+  }
+  rv_ctx_get_input_size (self->ctx, &in_w, &in_h);
+  rv_letterbox_geometry (f.width, f.height, in_w, in_h, &lb);
+
+  t0 = gst_util_get_timestamp ();
+  status = rv_letterbox_frame (&f, &lb, rv_ctx_input (self->ctx));
+  t1 = gst_util_get_timestamp ();
+  if (status == RV_OK)
+    status = rv_ctx_forward (self->ctx);
+  t2 = gst_util_get_timestamp ();
+  if (status == RV_OK)
+    status = rv_ctx_postprocess (self->ctx, &lb, params, self->dets, max_dets,
+        &self->n_dets);
+  t3 = gst_util_get_timestamp ();
+  if (status != RV_OK) {
+    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Inference failed: %s",
+            rv_status_string (status)), (NULL));
+    return FALSE;
+  }
+
+  self->have_dets = TRUE;
+  self->dets_w = f.width;
+  self->dets_h = f.height;
+  self->dets_in_w = in_w;
+  self->dets_in_h = in_h;
+  self->n_inferences++;
+  self->pre_ns += t1 - t0;
+  self->forward_ns += t2 - t1;
+  self->post_ns += t3 - t2;
+  GST_LOG_OBJECT (self, "%d detections; ms: pre %.2f network %.2f post %.2f",
+      self->n_dets, (t1 - t0) / 1e6, (t2 - t1) / 1e6, (t3 - t2) / 1e6);
+  return TRUE;
+}
+
+/* Attaches self->dets, scaled to this frame's size, to the buffer. */
+static void
+attach_metas (GstRepvitYolo * self, GstBuffer * buf, gint w, gint h,
+    gboolean stale, GstClockTime inference_ns, gboolean roi)
+{
+  GstRepvitDetectionMeta *meta;
+  gfloat sx = (gfloat) w / self->dets_w, sy = (gfloat) h / self->dets_h;
+
+  meta = gst_buffer_add_repvit_detection_meta (buf, self->model_id,
+      self->dets_in_w, self->dets_in_h);
+  meta->stale = stale;
+  meta->inference_ns = inference_ns;
+
+  for (gint i = 0; i < self->n_dets; i++) {
+    const rv_detection *d = &self->dets[i];
+    GstRepvitDetection det = { d->class_id, self->labels[d->class_id],
+      d->score, d->x1 * sx, d->y1 * sy, (d->x2 - d->x1) * sx,
+      (d->y2 - d->y1) * sy, -1
+    };
+    GstVideoRegionOfInterestMeta *roi_meta;
+
+    gst_repvit_detection_meta_add (meta, &det);
+    if (!roi)
+      continue;
+    roi_meta = gst_buffer_add_video_region_of_interest_meta_id (buf,
+        g_quark_from_string (det.label), (guint) (det.x + 0.5f),
+        (guint) (det.y + 0.5f), (guint) (det.w + 0.5f), (guint) (det.h + 0.5f));
+    roi_meta->id = i;
+    gst_video_region_of_interest_meta_add_param (roi_meta,
+        gst_structure_new ("detection",
+            "label_id", G_TYPE_INT, d->class_id,
+            "label", G_TYPE_STRING, det.label,
+            "confidence", G_TYPE_DOUBLE, (gdouble) d->score,
+            "x_min", G_TYPE_DOUBLE, (gdouble) det.x / w,
+            "y_min", G_TYPE_DOUBLE, (gdouble) det.y / h,
+            "x_max", G_TYPE_DOUBLE, (gdouble) (det.x + det.w) / w,
+            "y_max", G_TYPE_DOUBLE, (gdouble) (det.y + det.h) / h, NULL));
+  }
+}
+
+/* Applies a classes setting changed while running; a bad one is reported and
+ * the previous filter stays. */
+static void
+update_classes (GstRepvitYolo * self, const gchar * classes)
+{
+  guint8 *mask;
+  gchar *msg = NULL;
+
+  if (!parse_classes (classes, self->labels, self->nc, &mask, &msg)) {
+    GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS,
+        ("Invalid classes property \"%s\", keeping the previous filter: %s",
+            classes, msg), (NULL));
+    g_free (msg);
+    return;
+  }
+  g_free (self->class_mask);
+  self->class_mask = mask;
+}
+
+static GstFlowReturn
+gst_repvit_yolo_transform_frame_ip (GstVideoFilter * filter,
+    GstVideoFrame * frame)
+{
+  GstRepvitYolo *self = GST_REPVIT_YOLO (filter);
+  GstBaseTransform *trans = GST_BASE_TRANSFORM (filter);
+  GstBuffer *buf = frame->buffer;
+  rv_post_params params = rv_post_params_default ();
+  GstClockTime running_time, earliest, inference_ns = 0, latency;
+  gint max_dets, threads, w = GST_VIDEO_FRAME_WIDTH (frame),
+      h = GST_VIDEO_FRAME_HEIGHT (frame);
+  guint interval;
+  gboolean roi, late, run, post_latency = FALSE;
+  gchar *classes = NULL;
+
+  GST_OBJECT_LOCK (self);
+  params.conf_threshold = self->conf_threshold;
+  params.iou_threshold = self->iou_threshold;
+  max_dets = self->max_detections;
+  interval = self->inference_interval;
+  threads = self->threads;
+  roi = self->attach_roi_meta;
+  earliest = self->earliest_time;
+  if (self->classes_changed) {
+    classes = g_strdup (self->classes);
+    self->classes_changed = FALSE;
+  }
+  GST_OBJECT_UNLOCK (self);
+
+  if (G_UNLIKELY (classes != NULL)) {
+    update_classes (self, classes);
+    g_free (classes);
+  }
+  if (G_UNLIKELY (threads != self->ctx_threads)) {
+    rv_ctx_set_threads (self->ctx, threads);
+    self->ctx_threads = threads;
+  }
+  params.max_detections = max_dets;
+  params.class_mask = self->class_mask;
+
+  running_time = gst_segment_to_running_time (&trans->segment,
+      GST_FORMAT_TIME, GST_BUFFER_PTS (buf));
+  late = gst_base_transform_is_qos_enabled (trans)
+      && GST_CLOCK_TIME_IS_VALID (earliest)
+      && GST_CLOCK_TIME_IS_VALID (running_time) && running_time <= earliest;
+  run = !self->have_dets
+      || (self->since_inference + 1 >= interval && !late);
+  if (late && self->have_dets && self->since_inference + 1 >= interval) {
+    self->n_skipped_late++;
+    GST_DEBUG_OBJECT (self, "frame at %" GST_TIME_FORMAT " is late, "
+        "skipping inference", GST_TIME_ARGS (running_time));
+  }
+
+  if (run) {
+    GstClockTime start = gst_util_get_timestamp ();
+
+    if (!infer (self, frame, &params, max_dets))
+      return GST_FLOW_ERROR;
+    inference_ns = gst_util_get_timestamp () - start;
+    self->since_inference = 0;
+
+    GST_OBJECT_LOCK (self);
+    if (inference_ns > self->latency) {
+      /* headroom, so that jitter does not re-post the message every frame */
+      self->latency = inference_ns + inference_ns / 4;
+      post_latency = self->live;
+    }
+    latency = self->latency;
+    GST_OBJECT_UNLOCK (self);
+    if (post_latency) {
+      GST_INFO_OBJECT (self, "processing latency now %" GST_TIME_FORMAT,
+          GST_TIME_ARGS (latency));
+      gst_element_post_message (GST_ELEMENT (self),
+          gst_message_new_latency (GST_OBJECT (self)));
+    }
+  } else {
+    self->since_inference++;
+  }
+
+  attach_metas (self, buf, w, h, !run, inference_ns, roi);
+  return GST_FLOW_OK;
+}
