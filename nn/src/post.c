@@ -103,6 +103,13 @@ rv_post_scratch_size (int anchors)
   return 4 * align64 (n * sizeof (float)) + align64 (4 * n * sizeof (float));
 }
 
+/* Input pixels to frame pixels: undo the letterbox, clip to the frame. */
+static float
+to_frame (float v, int pad, float scale, int size)
+{
+  return fminf (fmaxf ((v - pad) / scale, 0.0f), (float) size);
+}
+
 int
 rv_postprocess_raw (const float *raw, int nc, int anchors,
     const rv_letterbox *lb, const rv_post_params *params,
@@ -115,7 +122,8 @@ rv_postprocess_raw (const float *raw, int nc, int anchors,
   int *order = (int *) (base + 2 * stride);
   int *keep = (int *) (base + 3 * stride);
   float *boxes = (float *) (base + 4 * stride);
-  int limit = max_dets < params->max_detections ? max_dets : params->max_detections;
+  int limit = max_dets < params->max_detections ? max_dets
+      : params->max_detections;
   int n = 0, n_keep;
 
   if (nc <= 0 || anchors <= 0 || limit <= 0)
@@ -155,13 +163,11 @@ rv_postprocess_raw (const float *raw, int nc, int anchors,
       order);
   for (int i = 0; i < n_keep; i++) {
     const float *b = boxes + 4 * keep[i];
-    float x1 = (b[0] - lb->pad_left) / lb->scale;
-    float y1 = (b[1] - lb->pad_top) / lb->scale;
-    float x2 = (b[2] - lb->pad_left) / lb->scale;
-    float y2 = (b[3] - lb->pad_top) / lb->scale;
     dets[i] = (rv_detection) {
-      fminf (fmaxf (x1, 0.0f), lb->frame_w), fminf (fmaxf (y1, 0.0f), lb->frame_h),
-      fminf (fmaxf (x2, 0.0f), lb->frame_w), fminf (fmaxf (y2, 0.0f), lb->frame_h),
+      to_frame (b[0], lb->pad_left, lb->scale, lb->frame_w),
+      to_frame (b[1], lb->pad_top, lb->scale, lb->frame_h),
+      to_frame (b[2], lb->pad_left, lb->scale, lb->frame_w),
+      to_frame (b[3], lb->pad_top, lb->scale, lb->frame_h),
       score[keep[i]], cls[keep[i]]
     };
   }

@@ -71,7 +71,7 @@ rv_letterbox_geometry (int frame_w, int frame_h, int in_w, int in_h,
 
   *lb = (rv_letterbox) { frame_w, frame_h, in_w, in_h, 0, 0, 0, 0, 0.0f };
   if (frame_w <= 0 || frame_h <= 0 || in_w <= 0 || in_h <= 0)
-    return;                     /* resized 0 x 0: rv_letterbox_frame refuses it */
+    return;                     /* resized 0 x 0: rv_letterbox_frame refuses */
   /* A rect input made for target x target must scale as that target did,
    * even where the rounded rectangle would allow a slightly larger r. */
   r = fit (frame_w, frame_h, target, target, &uw, &uh);
@@ -134,51 +134,101 @@ clamp255 (int32_t v)
   return v < 0 ? 0 : v > 255 ? 255 : (uint8_t) v;
 }
 
-/* RGB of the source pixels xs[0..n) of row y, one array per channel. */
-static void
-gather_row (const rv_frame *f, const yuv_lut *lut, int y, const int *xs,
-    int n, uint8_t rgb[3][2 * CHUNK])
-{
-  const uint8_t *row = f->planes[0] + (size_t) y * f->strides[0];
-  int bpp = packed_layout[f->format].bpp;
+/* Taps of a chunk of output columns: per output column, where its two samples
+ * are and the right one's weight. Packed formats read samples straight from
+ * the source row (byte offsets); YUV ones from the distinct source columns
+ * xs[0..n_src), converted to RGB once per row (indices into xs). */
+typedef struct {
+  int n, n_src;
+  int xs[2 * CHUNK], left[CHUNK], right[CHUNK], w[CHUNK];
+} columns;
 
-  if (bpp) {
-    int ro = packed_layout[f->format].r, go = packed_layout[f->format].g,
-        bo = packed_layout[f->format].b;
-    for (int j = 0; j < n; j++) {
-      const uint8_t *p = row + (size_t) xs[j] * bpp;
-      rgb[0][j] = p[ro];
-      rgb[1][j] = p[go];
-      rgb[2][j] = p[bo];
-    }
-  } else {
-    /* 4:2:0: pixel (x, y) takes the chroma sample (x / 2, y / 2). */
-    bool nv12 = f->format == RV_FMT_NV12;
-    const uint8_t *u = f->planes[1] + (size_t) (y / 2) * f->strides[1];
-    const uint8_t *v = nv12 ? u + 1 : f->planes[2] + (size_t) (y / 2) * f->strides[2];
-    int step = nv12 ? 2 : 1;
-    for (int j = 0; j < n; j++) {
-      int c = xs[j] / 2 * step;
-      int32_t luma = lut->y[row[xs[j]]];
-      rgb[0][j] = clamp255 (luma + lut->rv[v[c]]);
-      rgb[1][j] = clamp255 (luma + lut->gu[u[c]] + lut->gv[v[c]]);
-      rgb[2][j] = clamp255 (luma + lut->bu[u[c]]);
-    }
+/* Index of source column x in xs. Columns come in non-decreasing order and
+ * a repeat can only be one of the last two added. */
+static int
+source_column (columns *cols, int x)
+{
+  int n = cols->n_src;
+
+  if (n && cols->xs[n - 1] == x)
+    return n - 1;
+  if (n > 1 && cols->xs[n - 2] == x)
+    return n - 2;
+  cols->xs[n] = x;
+  return cols->n_src++;
+}
+
+static void
+columns_init (columns *cols, int bpp, double scale, int src_w, int x0, int n)
+{
+  cols->n = n;
+  cols->n_src = 0;
+  for (int i = 0; i < n; i++) {
+    int s0, s1;
+    tap (scale, src_w, x0 + i, &s0, &s1, &cols->w[i]);
+    cols->left[i] = bpp ? s0 * bpp : source_column (cols, s0);
+    cols->right[i] = bpp ? s1 * bpp : cols->w[i] ? source_column (cols, s1)
+        : cols->left[i];
   }
 }
 
-/* Horizontal pass of one source row: xs holds the n left samples then the n
- * right ones, w their weights. */
+/* RGB of the source pixels cols->xs of YUV row y, one array per channel. */
 static void
-hresize_row (const rv_frame *f, const yuv_lut *lut, int y, const int *xs,
-    const int *w, int n, int32_t out[3][CHUNK])
+yuv_row_to_rgb (const rv_frame *f, const yuv_lut *lut, int y,
+    const columns *cols, uint8_t rgb[3][2 * CHUNK])
+{
+  /* 4:2:0: pixel (x, y) takes the chroma sample (x / 2, y / 2). */
+  const uint8_t *luma = f->planes[0] + (size_t) y * f->strides[0];
+  bool nv12 = f->format == RV_FMT_NV12;
+  const uint8_t *u = f->planes[1] + (size_t) (y / 2) * f->strides[1];
+  const uint8_t *v = nv12 ? u + 1
+      : f->planes[2] + (size_t) (y / 2) * f->strides[2];
+  int step = nv12 ? 2 : 1;
+
+  for (int j = 0; j < cols->n_src; j++) {
+    int c = cols->xs[j] / 2 * step;
+    int32_t l = lut->y[luma[cols->xs[j]]];
+    rgb[0][j] = clamp255 (l + lut->rv[v[c]]);
+    rgb[1][j] = clamp255 (l + lut->gu[u[c]] + lut->gv[v[c]]);
+    rgb[2][j] = clamp255 (l + lut->bu[u[c]]);
+  }
+}
+
+/* The last two horizontally resized source rows: in upscaling consecutive
+ * output rows share them. */
+typedef struct {
+  int y[2];
+  int32_t h[2][3][CHUNK];
+} row_cache;
+
+/* Slot holding source row y resized; fills the slot not holding row keep. */
+static int
+cached_row (row_cache *rc, const rv_frame *f, const yuv_lut *lut,
+    const columns *cols, int y, int keep)
 {
   uint8_t rgb[3][2 * CHUNK];
+  const uint8_t *ch[3];
+  int s, bpp = packed_layout[f->format].bpp;
 
-  gather_row (f, lut, y, xs, 2 * n, rgb);
-  for (int c = 0; c < 3; c++)
-    for (int i = 0; i < n; i++)
-      out[c][i] = rgb[c][i] * (COEF_ONE - w[i]) + rgb[c][n + i] * w[i];
+  if (rc->y[0] == y || rc->y[1] == y)
+    return rc->y[1] == y;
+  s = rc->y[0] == keep;
+  rc->y[s] = y;
+  if (bpp) {
+    const uint8_t *row = f->planes[0] + (size_t) y * f->strides[0];
+    ch[0] = row + packed_layout[f->format].r;
+    ch[1] = row + packed_layout[f->format].g;
+    ch[2] = row + packed_layout[f->format].b;
+  } else {
+    yuv_row_to_rgb (f, lut, y, cols, rgb);
+    ch[0] = rgb[0], ch[1] = rgb[1], ch[2] = rgb[2];
+  }
+  for (int i = 0; i < cols->n; i++) {
+    int l = cols->left[i], r = cols->right[i], w = cols->w[i];
+    for (int c = 0; c < 3; c++)
+      rc->h[s][c][i] = ch[c][l] * (COEF_ONE - w) + ch[c][r] * w;
+  }
+  return s;
 }
 
 static bool
@@ -212,8 +262,8 @@ rv_status
 rv_letterbox_frame (const rv_frame *frame, const rv_letterbox *lb, float *dst)
 {
   yuv_lut lut;
-  int xs[2 * CHUNK], wx[CHUNK];
-  int32_t h0[3][CHUNK], h1[3][CHUNK];
+  columns cols;
+  row_cache rc;
   double sx, sy;
   size_t plane;
 
@@ -244,19 +294,20 @@ rv_letterbox_frame (const rv_frame *frame, const rv_letterbox *lb, float *dst)
   sx = 1.0 / ((double) lb->resized_w / frame->width);
   sy = 1.0 / ((double) lb->resized_h / frame->height);
   for (int x0 = 0; x0 < lb->resized_w; x0 += CHUNK) {
-    int n = lb->resized_w - x0 < CHUNK ? lb->resized_w - x0 : CHUNK;
-    for (int i = 0; i < n; i++)
-      tap (sx, frame->width, x0 + i, &xs[i], &xs[n + i], &wx[i]);
+    columns_init (&cols, packed_layout[frame->format].bpp, sx, frame->width, x0,
+        lb->resized_w - x0 < CHUNK ? lb->resized_w - x0 : CHUNK);
+    rc.y[0] = rc.y[1] = -1;
     for (int y = 0; y < lb->resized_h; y++) {
-      int y0, y1, wy;
+      int y0, y1, wy, s0, s1;
       size_t off = (size_t) (lb->pad_top + y) * lb->in_w + lb->pad_left + x0;
       tap (sy, frame->height, y, &y0, &y1, &wy);
-      hresize_row (frame, &lut, y0, xs, wx, n, h0);
-      hresize_row (frame, &lut, y1, xs, wx, n, h1);
+      s0 = cached_row (&rc, frame, &lut, &cols, y0, y1);
+      s1 = wy ? cached_row (&rc, frame, &lut, &cols, y1, y0) : s0;
       for (int c = 0; c < 3; c++) {
+        const int32_t *h0 = rc.h[s0][c], *h1 = rc.h[s1][c];
         float *d = dst + c * plane + off;
-        for (int i = 0; i < n; i++) {
-          int32_t v = (h0[c][i] * (COEF_ONE - wy) + h1[c][i] * wy
+        for (int i = 0; i < cols.n; i++) {
+          int32_t v = (h0[i] * (COEF_ONE - wy) + h1[i] * wy
               + (1 << (2 * COEF_BITS - 1))) >> (2 * COEF_BITS);
           d[i] = (float) v / 255.0f;
         }

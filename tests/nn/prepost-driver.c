@@ -31,7 +31,8 @@ read_file (const char *path, size_t *size)
   char *data;
   long n;
 
-  if (!f || fseek (f, 0, SEEK_END) || (n = ftell (f)) < 0 || fseek (f, 0, SEEK_SET)) {
+  if (!f || fseek (f, 0, SEEK_END) || (n = ftell (f)) < 0
+      || fseek (f, 0, SEEK_SET)) {
     fprintf (stderr, "%s: cannot read\n", path);
     exit (2);
   }
@@ -46,11 +47,13 @@ read_file (const char *path, size_t *size)
 }
 
 static void
-write_file (const char *path, const void *a, size_t na, const void *b, size_t nb)
+write_file (const char *path, const void *a, size_t na, const void *b,
+    size_t nb)
 {
   FILE *f = fopen (path, "wb");
 
-  if (!f || fwrite (a, 1, na, f) != na || fwrite (b, 1, nb, f) != nb || fclose (f)) {
+  if (!f || fwrite (a, 1, na, f) != na || fwrite (b, 1, nb, f) != nb
+      || fclose (f)) {
     fprintf (stderr, "%s: cannot write\n", path);
     exit (2);
   }
@@ -117,10 +120,12 @@ cmd_letterbox (char **argv)
   for (int p = 0; p < 3; p++)
     frame.strides[p] = (size_t) take_i32 (&c);
   for (int p = 0; p < 3; p++) {
-    size_t bytes = frame.strides[p] * plane_rows (frame.format, p, frame.height);
+    size_t bytes = frame.strides[p]
+        * plane_rows (frame.format, p, frame.height);
     frame.planes[p] = bytes ? take (&c, bytes) : NULL;
   }
-  rv_letterbox_geometry (frame.width, frame.height, atoi (argv[1]), atoi (argv[2]), &lb);
+  rv_letterbox_geometry (frame.width, frame.height, atoi (argv[1]),
+      atoi (argv[2]), &lb);
   n = (size_t) 3 * lb.in_w * lb.in_h;
   out = malloc (n * sizeof (float) + 1);
   status = rv_letterbox_frame (&frame, &lb, out);
@@ -128,8 +133,8 @@ cmd_letterbox (char **argv)
     printf ("error %d\n", status);
     return 1;
   }
-  printf ("%d %d %d %d %.9g\n", lb.resized_w, lb.resized_h, lb.pad_left, lb.pad_top,
-      lb.scale);
+  printf ("%d %d %d %d %.9g\n", lb.resized_w, lb.resized_h, lb.pad_left,
+      lb.pad_top, lb.scale);
   write_file (argv[3], out, n * sizeof (float), NULL, 0);
   free (out);
   free (data);
@@ -150,7 +155,8 @@ cmd_nms (char **argv)
   const int *classes = take (&c, (size_t) n * 4);
   int *keep = malloc ((size_t) (n + 1) * sizeof (int));
   int *scratch = malloc ((size_t) (n + 1) * sizeof (int));
-  int32_t count = rv_nms (boxes, scores, classes, n, iou, max_keep, keep, scratch);
+  int32_t count = rv_nms (boxes, scores, classes, n, iou, max_keep, keep,
+      scratch);
 
   write_file (argv[1], &count, 4, keep, (size_t) count * sizeof (int));
   free (keep);
@@ -174,6 +180,7 @@ cmd_post (char **argv)
   rv_detection *dets;
   float *out;
   void *scratch;
+  const float *raw;
   int32_t count;
 
   pp.max_detections = take_i32 (&c);
@@ -185,12 +192,14 @@ cmd_post (char **argv)
   rv_letterbox_geometry (frame_w, frame_h, in_w, in_h, &lb);
   dets = malloc ((size_t) (max_dets + 1) * sizeof *dets);
   out = malloc ((size_t) (max_dets + 1) * 6 * sizeof (float));
-  scratch = aligned_alloc (64, (rv_post_scratch_size (anchors) + 63) & ~(size_t) 63);
-  count = rv_postprocess_raw (take (&c, (size_t) (4 + nc) * anchors * 4), nc, anchors,
-      &lb, &pp, dets, max_dets, scratch);
+  scratch = aligned_alloc (64,
+      (rv_post_scratch_size (anchors) + 63) & ~(size_t) 63);
+  raw = take (&c, (size_t) (4 + nc) * anchors * 4);
+  count = rv_postprocess_raw (raw, nc, anchors, &lb, &pp, dets, max_dets,
+      scratch);
   for (int i = 0; i < count; i++) {
-    float row[6] = { dets[i].x1, dets[i].y1, dets[i].x2, dets[i].y2, dets[i].score,
-      (float) dets[i].class_id };
+    float row[6] = { dets[i].x1, dets[i].y1, dets[i].x2, dets[i].y2,
+      dets[i].score, (float) dets[i].class_id };
     memcpy (out + 6 * i, row, sizeof row);
   }
   write_file (argv[1], &count, 4, out, (size_t) count * 6 * sizeof (float));
@@ -201,6 +210,12 @@ cmd_post (char **argv)
   return 0;
 }
 
+static double
+ms_between (struct timespec a, struct timespec b)
+{
+  return (b.tv_sec - a.tv_sec) * 1e3 + (b.tv_nsec - a.tv_nsec) * 1e-6;
+}
+
 static int
 cmp_double (const void *a, const void *b)
 {
@@ -208,20 +223,20 @@ cmp_double (const void *a, const void *b)
   return (x > y) - (x < y);
 }
 
-/* Median milliseconds of 50 letterboxes of a w x h frame (mid-grey noise)
+/* Median wall and CPU milliseconds of 50 letterboxes of a w x h noise frame
  * into the rect input for target 640. */
-static double
+static void
 bench_one (rv_pixel_format format, int w, int h)
 {
   bool yuv = format == RV_FMT_I420 || format == RV_FMT_NV12;
   size_t stride = yuv ? (size_t) w : (size_t) w * 3;
   size_t bytes = stride * h * (yuv ? 2 : 1);
   uint8_t *pixels = malloc (bytes);
-  rv_frame frame = { format, w, h, { pixels, pixels + stride * h }, { stride, stride },
-    RV_YUV_BT709_LIMITED };
+  rv_frame frame = { format, w, h, { pixels, pixels + stride * h },
+    { stride, stride }, RV_YUV_BT709_LIMITED };
   rv_letterbox lb;
   int in_w, in_h;
-  double ms[50];
+  double ms[50], cpu[50];
   float *dst;
 
   for (size_t i = 0; i < bytes; i++)
@@ -230,18 +245,22 @@ bench_one (rv_pixel_format format, int w, int h)
   rv_letterbox_geometry (w, h, in_w, in_h, &lb);
   dst = malloc ((size_t) 3 * in_w * in_h * sizeof (float));
   for (int i = 0; i < 50; i++) {
-    struct timespec t0, t1;
-    clock_gettime (CLOCK_MONOTONIC, &t0);
+    struct timespec t[4];
+    clock_gettime (CLOCK_MONOTONIC, &t[0]);
+    clock_gettime (CLOCK_THREAD_CPUTIME_ID, &t[1]);
     rv_letterbox_frame (&frame, &lb, dst);
-    clock_gettime (CLOCK_MONOTONIC, &t1);
-    ms[i] = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) * 1e-6;
+    clock_gettime (CLOCK_MONOTONIC, &t[2]);
+    clock_gettime (CLOCK_THREAD_CPUTIME_ID, &t[3]);
+    ms[i] = ms_between (t[0], t[2]);
+    cpu[i] = ms_between (t[1], t[3]);
   }
   qsort (ms, 50, sizeof ms[0], cmp_double);
-  printf ("%s %dx%d -> %dx%d: %.3f ms (median of 50)\n", yuv ? "NV12" : "RGB", w, h,
-      in_w, in_h, ms[25]);
+  qsort (cpu, 50, sizeof cpu[0], cmp_double);
+  printf ("%s %dx%d -> %dx%d: %.3f ms wall, %.3f ms thread CPU"
+      " (medians of 50)\n",
+      yuv ? "NV12" : "RGB", w, h, in_w, in_h, ms[25], cpu[25]);
   free (dst);
   free (pixels);
-  return ms[25];
 }
 
 int
