@@ -448,7 +448,7 @@ rv_ctx_forward (rv_ctx *ctx)
 {
   if (!ctx || !ctx->arena)
     return RV_ERR_ARG;
-  openblas_set_num_threads (ctx->nt);
+  openblas_set_num_threads (1);  /* our OpenMP team splits the GEMMs */
   rv_graph g = { .m = ctx->model, .in_w = ctx->in_w, .in_h = ctx->in_h,
     .nt = ctx->nt, .base = ctx->arena, .cap = ctx->arena_size };
   forward (&g);

@@ -3,64 +3,114 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <string.h>
 
 #define IM2COL_TILE (1u << 19)    /* floats per im2col tile (2 MiB) */
 
-/* y = act(y + b) (+ res), the fused GEMM / conv epilogue. */
+/* expf for |x| < 88 within ~1 ulp (Cephes polynomial), branch-free so that
+ * loops over it vectorize. */
+static inline float
+fast_expf (float x)
+{
+  x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;
+  float n = x * 1.44269504f + 12582912.0f;      /* round (x / ln 2) */
+  n -= 12582912.0f;
+  float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  union { int32_t i; float f; } scale = { ((int32_t) n + 127) << 23 };
+  return p * scale.f;
+}
+
+/* erf within 5e-7 (Eigen's rational approximation on [-4, 4]). */
+static inline float
+fast_erff (float x)
+{
+  x = x < -4.0f ? -4.0f : x > 4.0f ? 4.0f : x;
+  float x2 = x * x;
+  float p = x2 * -2.72614225801306e-10f + 2.77068142495902e-08f;
+  p = p * x2 - 2.10102402082508e-06f;
+  p = p * x2 - 5.69250639462346e-05f;
+  p = p * x2 - 7.34990630326855e-04f;
+  p = p * x2 - 2.95459980854025e-03f;
+  p = p * x2 - 1.60960333262415e-02f;
+  float q = x2 * -1.45660718464996e-05f - 2.13374055278905e-04f;
+  q = q * x2 - 1.68282697438203e-03f;
+  q = q * x2 - 7.37332916720468e-03f;
+  q = q * x2 - 1.42647390514189e-02f;
+  return x * p / q;
+}
+
+/* y = act(y + b) (+ res), the fused conv epilogue, one pass. */
 static void
 epilogue (float *y, int n, float b, rv_act act, const float *res)
 {
+#define EPILOGUE(expr) \
+  if (res) \
+    for (int i = 0; i < n; i++) { \
+      float v = y[i] + b; \
+      y[i] = (expr) + res[i]; \
+    } \
+  else \
+    for (int i = 0; i < n; i++) { \
+      float v = y[i] + b; \
+      y[i] = (expr); \
+    }
   switch (act) {
-    case RV_ACT_NONE:
-      for (int i = 0; i < n; i++)
-        y[i] += b;
-      break;
-    case RV_ACT_RELU:
-      for (int i = 0; i < n; i++)
-        y[i] = fmaxf (y[i] + b, 0.0f);
-      break;
-    case RV_ACT_SILU:
-      for (int i = 0; i < n; i++) {
-        float v = y[i] + b;
-        y[i] = v / (1.0f + expf (-v));
-      }
-      break;
+    case RV_ACT_NONE: EPILOGUE (v); break;
+    case RV_ACT_RELU: EPILOGUE (v > 0.0f ? v : 0.0f); break;
+    case RV_ACT_SILU: EPILOGUE (v / (1.0f + fast_expf (-v))); break;
     case RV_ACT_GELU:
-      for (int i = 0; i < n; i++) {
-        float v = y[i] + b;
-        y[i] = 0.5f * v * (1.0f + erff (v * (float) M_SQRT1_2));
-      }
+      EPILOGUE (0.5f * v * (1.0f + fast_erff (v * (float) M_SQRT1_2)));
       break;
-    case RV_ACT_SIGMOID:
-      for (int i = 0; i < n; i++)
-        y[i] = 1.0f / (1.0f + expf (-(y[i] + b)));
-      break;
+    case RV_ACT_SIGMOID: EPILOGUE (1.0f / (1.0f + fast_expf (-v))); break;
   }
-  if (res)
-    for (int i = 0; i < n; i++)
-      y[i] += res[i];
+#undef EPILOGUE
 }
 
-/* Epilogue of every channel over n elements starting at element start. */
+/* This thread's share [*n0, *n1) of n columns, in multiples of 16. One
+ * OpenMP team does everything (OpenBLAS runs single-threaded inside it), so
+ * two thread pools never compete for the cores. */
 static void
-epilogue_rows (const rv_conv *cv, rv_tensor y, size_t start, int n,
-    const rv_tensor *res, int nt)
+thread_cols (int n, int *n0, int *n1)
 {
-#pragma omp parallel for num_threads(nt) schedule(static)
-  for (int c = 0; c < y.c; c++)
-    epilogue (y.d + c * y.cs + start, n, cv->b[c], cv->act,
-        res ? res->d + c * res->cs + start : NULL);
+  int t = omp_get_thread_num (), nt = omp_get_num_threads ();
+  int chunk = ((n + nt - 1) / nt + 15) / 16 * 16;
+  *n0 = t * chunk < n ? t * chunk : n;
+  *n1 = (t + 1) * chunk < n ? (t + 1) * chunk : n;
+}
+
+/* Columns n0 .. n1 of y = act(W x + b) (+ res) from element start on; x is
+ * K x n with row stride ldx. */
+static void
+gemm_epilogue (const rv_conv *cv, int kk, const float *x, int ldx, rv_tensor y,
+    size_t start, int n0, int n1, const rv_tensor *res)
+{
+  if (n1 <= n0)
+    return;
+  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, cv->cout, n1 - n0, kk,
+      1.0f, cv->w, kk, x + n0, ldx, 0.0f, y.d + start + n0, (int) y.cs);
+  for (int c = 0; c < cv->cout; c++)
+    epilogue (y.d + c * y.cs + start + n0, n1 - n0, cv->b[c], cv->act,
+        res ? res->d + c * res->cs + start + n0 : NULL);
 }
 
 static void
 conv_1x1 (const rv_conv *cv, rv_tensor x, rv_tensor y, const rv_tensor *res,
     int nt)
 {
-  int n = y.h * y.w;
-  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, cv->cout, n, cv->cin,
-      1.0f, cv->w, cv->cin, x.d, (int) x.cs, 0.0f, y.d, (int) y.cs);
-  epilogue_rows (cv, y, 0, n, res, nt);
+#pragma omp parallel num_threads(nt)
+  {
+    int n0, n1;
+    thread_cols (y.h * y.w, &n0, &n1);
+    gemm_epilogue (cv, cv->cin, x.d, (int) x.cs, y, 0, n0, n1, res);
+  }
 }
 
 static int
@@ -89,28 +139,30 @@ conv_im2col (const rv_conv *cv, rv_tensor x, rv_tensor y, const rv_tensor *res,
   const int rows = im2col_rows (cv, y.h, y.w);
   for (int y0 = 0; y0 < y.h; y0 += rows) {
     int nr = y.h - y0 < rows ? y.h - y0 : rows, n = nr * y.w;
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (int r = 0; r < kk; r++) {
-      int ci = r / (k * k), ky = r / k % k, kx = r % k;
-      const float *src = x.d + ci * x.cs;
-      float *dst = col + (size_t) r * n;
-      for (int oy = 0; oy < nr; oy++, dst += y.w) {
-        int iy = (y0 + oy) * s - p + ky;
-        if (iy < 0 || iy >= x.h) {
-          memset (dst, 0, (size_t) y.w * sizeof *dst);
-          continue;
-        }
-        const float *row = src + (size_t) iy * x.w;
-        for (int ox = 0; ox < y.w; ox++) {
-          int ix = ox * s - p + kx;
-          dst[ox] = ix >= 0 && ix < x.w ? row[ix] : 0.0f;
+#pragma omp parallel num_threads(nt)
+    {
+#pragma omp for schedule(static)
+      for (int r = 0; r < kk; r++) {
+        int ci = r / (k * k), ky = r / k % k, kx = r % k;
+        const float *src = x.d + ci * x.cs;
+        float *dst = col + (size_t) r * n;
+        for (int oy = 0; oy < nr; oy++, dst += y.w) {
+          int iy = (y0 + oy) * s - p + ky;
+          if (iy < 0 || iy >= x.h) {
+            memset (dst, 0, (size_t) y.w * sizeof *dst);
+            continue;
+          }
+          const float *row = src + (size_t) iy * x.w;
+          for (int ox = 0; ox < y.w; ox++) {
+            int ix = ox * s - p + kx;
+            dst[ox] = ix >= 0 && ix < x.w ? row[ix] : 0.0f;
+          }
         }
       }
+      int n0, n1;
+      thread_cols (n, &n0, &n1);
+      gemm_epilogue (cv, kk, col, n, y, (size_t) y0 * y.w, n0, n1, res);
     }
-    size_t start = (size_t) y0 * y.w;
-    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, cv->cout, n, kk,
-        1.0f, cv->w, kk, col, n, 0.0f, y.d + start, (int) y.cs);
-    epilogue_rows (cv, y, start, n, res, nt);
   }
 }
 
@@ -179,14 +231,14 @@ rv_squeeze_excite (const rv_se *se, rv_tensor x, float *scratch, int nt)
     float v = se->b1[r];
     for (int c = 0; c < se->c; c++)
       v += se->w1[(size_t) r * se->c + c] * mean[c];
-    hid[r] = fmaxf (v, 0.0f);
+    hid[r] = v > 0.0f ? v : 0.0f;
   }
 #pragma omp parallel for num_threads(nt) schedule(static)
   for (int c = 0; c < se->c; c++) {
     float v = se->b2[c];
     for (int r = 0; r < se->r; r++)
       v += se->w2[(size_t) c * se->r + r] * hid[r];
-    float g = 1.0f / (1.0f + expf (-v));
+    float g = 1.0f / (1.0f + fast_expf (-v));
     for (int i = 0; i < n; i++)
       x.d[c * x.cs + i] *= g;
   }
@@ -206,7 +258,7 @@ rv_maxpool5 (rv_tensor x, rv_tensor y, int nt)
         float m = -INFINITY;
         for (int iy = y0; iy <= y1; iy++)
           for (int ix = x0; ix <= x1; ix++)
-            m = fmaxf (m, src[iy * x.w + ix]);
+            m = src[iy * x.w + ix] > m ? src[iy * x.w + ix] : m;
         dst[oy * x.w + ox] = m;
       }
     }
@@ -243,21 +295,29 @@ rv_attention (const rv_psa *p, rv_tensor qkv, rv_tensor y, float *scores,
     pe.w += (size_t) h * hd * 9;
     pe.b += (size_t) h * hd;
     conv_dw3x3 (&pe, vh, yh, NULL, nt);
-    cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, n, n, kd, scale, q,
-        (int) qkv.cs, k, (int) qkv.cs, 0.0f, scores, n);
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (int i = 0; i < n; i++) {
-      float *row = scores + (size_t) i * n, m = -INFINITY, sum = 0;
-      for (int j = 0; j < n; j++)
-        m = fmaxf (m, row[j]);
-      for (int j = 0; j < n; j++)
-        sum += row[j] = expf (row[j] - m);
-      for (int j = 0; j < n; j++)
-        row[j] /= sum;
+#pragma omp parallel num_threads(nt)
+    {
+      int n0, n1;
+      thread_cols (n, &n0, &n1);
+      if (n1 > n0)                /* scores[:, n0:n1] = q^T k[:, n0:n1] */
+        cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, n, n1 - n0, kd,
+            scale, q, (int) qkv.cs, k + n0, (int) qkv.cs, 0.0f, scores + n0, n);
+#pragma omp barrier
+#pragma omp for schedule(static)
+      for (int i = 0; i < n; i++) {
+        float *row = scores + (size_t) i * n, m = -INFINITY, sum = 0;
+        for (int j = 0; j < n; j++)
+          m = row[j] > m ? row[j] : m;
+        for (int j = 0; j < n; j++)
+          sum += row[j] = fast_expf (row[j] - m);
+        for (int j = 0; j < n; j++)
+          row[j] /= sum;
+      }
+      if (n1 > n0)                /* yh[:, n0:n1] += v A[n0:n1, :]^T */
+        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, hd, n1 - n0, n,
+            1.0f, v, (int) qkv.cs, scores + (size_t) n0 * n, n, 1.0f,
+            yh.d + n0, (int) y.cs);
     }
-    /* yh += v A^T */
-    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, hd, n, n, 1.0f, v,
-        (int) qkv.cs, scores, n, 1.0f, yh.d, (int) y.cs);
   }
 }
 
@@ -273,9 +333,9 @@ rv_dfl_decode (rv_tensor box, float stride, float *out, int anchors, int a0,
       const float *l = box.d + (size_t) side * 16 * box.cs + i;
       float m = -INFINITY, sum = 0, acc = 0;
       for (int b = 0; b < 16; b++)
-        m = fmaxf (m, l[b * box.cs]);
+        m = l[b * box.cs] > m ? l[b * box.cs] : m;
       for (int b = 0; b < 16; b++) {
-        float e = expf (l[b * box.cs] - m);
+        float e = fast_expf (l[b * box.cs] - m);
         sum += e;
         acc += (float) b * e;
       }
