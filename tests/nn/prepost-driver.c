@@ -52,7 +52,7 @@ write_file (const char *path, const void *a, size_t na, const void *b,
 {
   FILE *f = fopen (path, "wb");
 
-  if (!f || fwrite (a, 1, na, f) != na || fwrite (b, 1, nb, f) != nb
+  if (!f || fwrite (a, 1, na, f) != na || (nb && fwrite (b, 1, nb, f) != nb)
       || fclose (f)) {
     fprintf (stderr, "%s: cannot write\n", path);
     exit (2);
@@ -131,14 +131,14 @@ cmd_letterbox (char **argv)
   status = rv_letterbox_frame (&frame, &lb, out);
   if (status != RV_OK) {
     printf ("error %d\n", status);
-    return 1;
+  } else {
+    printf ("%d %d %d %d %.9g\n", lb.resized_w, lb.resized_h, lb.pad_left,
+        lb.pad_top, lb.scale);
+    write_file (argv[3], out, n * sizeof (float), NULL, 0);
   }
-  printf ("%d %d %d %d %.9g\n", lb.resized_w, lb.resized_h, lb.pad_left,
-      lb.pad_top, lb.scale);
-  write_file (argv[3], out, n * sizeof (float), NULL, 0);
   free (out);
   free (data);
-  return 0;
+  return status != RV_OK;
 }
 
 static int
@@ -180,7 +180,7 @@ cmd_post (char **argv)
   rv_detection *dets;
   float *out;
   void *scratch;
-  const float *raw;
+  float *raw;
   int32_t count;
 
   pp.max_detections = take_i32 (&c);
@@ -194,7 +194,10 @@ cmd_post (char **argv)
   out = malloc ((size_t) (max_dets + 1) * 6 * sizeof (float));
   scratch = aligned_alloc (64,
       (rv_post_scratch_size (anchors) + 63) & ~(size_t) 63);
-  raw = take (&c, (size_t) (4 + nc) * anchors * 4);
+  /* Copied: after the mask bytes the floats in the file image are unaligned. */
+  raw = malloc ((size_t) (4 + nc) * anchors * sizeof (float));
+  memcpy (raw, take (&c, (size_t) (4 + nc) * anchors * 4),
+      (size_t) (4 + nc) * anchors * sizeof (float));
   count = rv_postprocess_raw (raw, nc, anchors, &lb, &pp, dets, max_dets,
       scratch);
   for (int i = 0; i < count; i++) {
@@ -204,6 +207,7 @@ cmd_post (char **argv)
   }
   write_file (argv[1], &count, 4, out, (size_t) count * 6 * sizeof (float));
   free (scratch);
+  free (raw);
   free (out);
   free (dets);
   free (data);
