@@ -79,6 +79,32 @@ put_utf8 (char *o, unsigned cp)
   return 4;
 }
 
+/* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlongs,
+ * surrogates or code points above U+10FFFF), or 0. */
+static size_t
+utf8_seq (const unsigned char *p, const unsigned char *end)
+{
+  size_t n = p[0] < 0xc2 ? 0 : p[0] < 0xe0 ? 2 : p[0] < 0xf0 ? 3
+      : p[0] < 0xf5 ? 4 : 0;
+  if (n == 0 || (size_t) (end - p) < n)
+    return 0;
+  unsigned lo = 0x80, hi = 0xbf;        /* bounds of the second byte */
+  if (p[0] == 0xe0)
+    lo = 0xa0;
+  else if (p[0] == 0xed)
+    hi = 0x9f;
+  else if (p[0] == 0xf0)
+    lo = 0x90;
+  else if (p[0] == 0xf4)
+    hi = 0x8f;
+  if (p[1] < lo || p[1] > hi)
+    return 0;
+  for (size_t i = 2; i < n; i++)
+    if ((p[i] & 0xc0) != 0x80)
+      return 0;
+  return n;
+}
+
 /* ps->p is on the opening quote. The decoded text is never longer than the
  * source, so one allocation of the source length suffices. */
 static bool
@@ -97,6 +123,18 @@ parse_string (json_parser *ps, char **out)
     if (c < 0x20) {
       free (o);
       return fail (ps, "control character in string");
+    }
+    if (c >= 0x80) {
+      size_t n = utf8_seq ((const unsigned char *) ps->p,
+          (const unsigned char *) q);
+      if (n == 0) {
+        free (o);
+        return fail (ps, "invalid UTF-8 in string");
+      }
+      memcpy (w, ps->p, n);
+      w += n;
+      ps->p += n;
+      continue;
     }
     if (c != '\\') {
       *w++ = (char) c;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #define MAX_HEADER (100u << 20)
+#define MAX_DIM (UINT64_C (1) << 53)   /* exact in a JSON double */
 
 static float
 half_to_float (uint16_t h)
@@ -86,9 +87,9 @@ parse_entry (rv_weights *w, rv_tensor_entry *t, const json_value *v,
   t->ndim = (int) sh->n;
   for (size_t i = 0; i < sh->n; i++) {
     uint64_t d;
-    if (!json_u64 (&sh->items[i], &d) || d > INT64_MAX)
+    if (!json_u64 (&sh->items[i], &d) || d > MAX_DIM)
       return rv_error (err, es, RV_ERR_FORMAT, "%s: tensor %s: shape must be "
-          "a list of non-negative integers", p, n);
+          "a list of non-negative integers up to 2^53", p, n);
     t->shape[i] = (int64_t) d;
     if (__builtin_mul_overflow (count, d, &count))
       fits = false;
