@@ -1,0 +1,232 @@
+/* Model / context API on the upstream golden model: reference counting,
+ * argument checks, outputs independent of thread count, arena re-planning,
+ * file vs memory loading, and no allocation in the per-frame path (malloc is
+ * interposed and counted; OpenBLAS's small-matrix kernels allocate inside
+ * the library, out of our hands, and are counted apart).
+ *
+ * usage: test-ctx MODEL.safetensors */
+#include "repvit.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define COUNT_MALLOC 0          /* the sanitizer owns malloc */
+#else
+#define COUNT_MALLOC 1
+#include <dlfcn.h>
+extern void *__libc_malloc (size_t);
+extern void *__libc_calloc (size_t, size_t);
+extern void *__libc_realloc (void *, size_t);
+extern void *__libc_memalign (size_t, size_t);
+static int counting, n_allocs, n_blas_allocs;
+
+static void
+count (void *caller)
+{
+  Dl_info info;
+  if (!counting)
+    return;
+  counting = 0;                 /* dladdr must not count itself */
+  if (dladdr (caller, &info) && info.dli_fname
+      && strstr (info.dli_fname, "libopenblas"))
+    n_blas_allocs++;
+  else
+    n_allocs++;
+  counting = 1;
+}
+
+void *
+malloc (size_t n)
+{
+  count (__builtin_return_address (0));
+  return __libc_malloc (n);
+}
+
+void *
+calloc (size_t n, size_t m)
+{
+  count (__builtin_return_address (0));
+  return __libc_calloc (n, m);
+}
+
+void *
+realloc (void *p, size_t n)
+{
+  count (__builtin_return_address (0));
+  return __libc_realloc (p, n);
+}
+
+void *
+aligned_alloc (size_t a, size_t n)
+{
+  count (__builtin_return_address (0));
+  return __libc_memalign (a, n);
+}
+
+int
+posix_memalign (void **p, size_t a, size_t n)
+{
+  count (__builtin_return_address (0));
+  *p = __libc_memalign (a, n);
+  return *p ? 0 : 12;
+}
+#endif
+
+static int failures;
+
+#define CHECK(cond, ...) do { \
+    if (!(cond)) { \
+      printf ("FAIL %s:%d: ", __FILE__, __LINE__); \
+      printf (__VA_ARGS__); \
+      printf ("\n"); \
+      failures++; \
+    } \
+  } while (0)
+
+static void
+fill_input (rv_ctx *ctx, int w, int h)
+{
+  float *in = rv_ctx_input (ctx);
+  unsigned s = 7;
+  for (size_t i = 0; i < (size_t) 3 * w * h; i++) {
+    s = s * 1103515245u + 12345u;
+    in[i] = (float) (s >> 8 & 0xffff) / 65535.0f;
+  }
+}
+
+static float *
+run (rv_ctx *ctx, int w, int h, int *n)
+{
+  char err[256];
+  int rows, anchors;
+  if (rv_ctx_set_input_size (ctx, w, h, err, sizeof err) != RV_OK) {
+    CHECK (0, "set_input_size %dx%d: %s", w, h, err);
+    return NULL;
+  }
+  fill_input (ctx, w, h);
+  CHECK (rv_ctx_forward (ctx) == RV_OK, "forward");
+  const float *out = rv_ctx_output (ctx, &rows, &anchors);
+  *n = rows * anchors;
+  CHECK (rows == 84 && anchors == (h / 8) * (w / 8) + (h / 16) * (w / 16)
+      + (h / 32) * (w / 32), "output %d x %d at %dx%d", rows, anchors, w, h);
+  float *copy = malloc ((size_t) *n * sizeof *copy);
+  memcpy (copy, out, (size_t) *n * sizeof *copy);
+  return copy;
+}
+
+static float
+max_diff (const float *a, const float *b, int n)
+{
+  float d = 0;
+  for (int i = 0; i < n; i++)
+    d = fabsf (a[i] - b[i]) > d ? fabsf (a[i] - b[i]) : d;
+  return d;
+}
+
+int
+main (int argc, char **argv)
+{
+  if (argc != 2)
+    return 2;
+  char err[512];
+  rv_model *model, *mem_model;
+  rv_ctx *c1, *c3, *cm;
+
+  CHECK (rv_model_load ("/nonexistent.safetensors", &model, err, sizeof err)
+      == RV_ERR_IO && model == NULL, "missing file: %s", err);
+  if (rv_model_load (argv[1], &model, err, sizeof err) != RV_OK) {
+    printf ("FAIL load: %s\n", err);
+    return 1;
+  }
+  FILE *f = fopen (argv[1], "rb");
+  fseek (f, 0, SEEK_END);
+  size_t size = (size_t) ftell (f);
+  void *bytes = malloc (size);
+  fseek (f, 0, SEEK_SET);
+  CHECK (fread (bytes, 1, size, f) == size, "read");
+  fclose (f);
+  CHECK (rv_model_load_memory (bytes, size, &mem_model, err, sizeof err) == RV_OK,
+      "load_memory: %s", err);
+  rv_model *none;
+  CHECK (rv_model_load_memory (bytes, 100, &none, err, sizeof err) != RV_OK
+      && !none && strstr (err, "<memory>"), "truncated memory image: %s", err);
+  free (bytes);
+
+  CHECK (rv_ctx_init (model, 1, &c1, err, sizeof err) == RV_OK, "init");
+  CHECK (rv_ctx_init (model, 3, &c3, err, sizeof err) == RV_OK, "init");
+  CHECK (rv_ctx_init (mem_model, 1, &cm, err, sizeof err) == RV_OK, "init");
+  rv_model_free (model);        /* the contexts hold their references */
+  rv_model_free (mem_model);
+
+  CHECK (rv_ctx_forward (c1) == RV_ERR_ARG, "forward before set_input_size");
+  static const int bad[][2] = { { 0, 0 }, { 100, 96 }, { 96, 100 }, { -32, 32 },
+    { 8192, 32 } };
+  for (int i = 0; i < 5; i++)
+    CHECK (rv_ctx_set_input_size (c1, bad[i][0], bad[i][1], err, sizeof err)
+        == RV_ERR_ARG && strstr (err, "multiples of 32"), "size %dx%d: %s",
+        bad[i][0], bad[i][1], err);
+
+  int n, n3, nm, n2;
+  float *o1 = run (c1, 160, 128, &n), *o3 = run (c3, 160, 128, &n3),
+      *om = run (cm, 160, 128, &nm);
+  CHECK (o1 && o3 && om && n == n3 && n == nm, "outputs");
+  if (o1 && o3 && om) {
+    /* the golden tolerances: boxes 1e-2 px, class scores 1e-4 */
+    int boxes = 4 * n / 84;
+    CHECK (max_diff (o1, o3, boxes) < 1e-2f, "boxes of 1 vs 3 threads differ "
+        "by %g", max_diff (o1, o3, boxes));
+    CHECK (max_diff (o1 + boxes, o3 + boxes, n - boxes) < 1e-4f, "class scores "
+        "of 1 vs 3 threads differ by %g", max_diff (o1 + boxes, o3 + boxes,
+            n - boxes));
+    CHECK (!memcmp (o1, om, (size_t) n * sizeof *o1),
+        "file and memory models differ");
+  }
+  /* re-planning for another size and back gives the same numbers */
+  free (run (c1, 32, 64, &n2));
+  free (run (c1, 640, 384, &n2));
+  float *again = run (c1, 160, 128, &n2);
+  CHECK (again && n2 == n && !memcmp (again, o1, (size_t) n * sizeof *o1),
+      "output after re-planning differs");
+  int w, h;
+  rv_ctx_get_input_size (c1, &w, &h);
+  CHECK (w == 160 && h == 128, "input size %dx%d", w, h);
+
+  /* per frame: forward, postprocess, detect must not allocate */
+  uint8_t *rgb = malloc ((size_t) 300 * 200 * 3);
+  for (size_t i = 0; i < (size_t) 300 * 200 * 3; i++)
+    rgb[i] = (uint8_t) (i * 7);
+  rv_frame frame = { RV_FMT_RGB, 300, 200, { rgb }, { 300 * 3 }, 0 };
+  rv_post_params pp = rv_post_params_default ();
+  pp.conf_threshold = 0.01f;
+  rv_detection dets[300];
+  int nd = -1;
+  rv_letterbox lb;
+  rv_letterbox_geometry (300, 200, 160, 128, &lb);
+  CHECK (rv_ctx_detect (c1, &frame, &pp, dets, 300, &nd) == RV_OK && nd >= 0,
+      "detect (warm-up)");
+#if COUNT_MALLOC
+  counting = 1;
+#endif
+  rv_status s1 = rv_ctx_forward (c1);
+  rv_status s2 = rv_ctx_postprocess (c1, &lb, &pp, dets, 300, &nd);
+  rv_status s3 = rv_ctx_detect (c1, &frame, &pp, dets, 300, &nd);
+#if COUNT_MALLOC
+  counting = 0;
+  CHECK (n_allocs == 0, "%d allocations in the per-frame path", n_allocs);
+  printf ("per-frame allocations: %d (inside OpenBLAS: %d)\n", n_allocs,
+      n_blas_allocs);
+#endif
+  CHECK (s1 == RV_OK && s2 == RV_OK && s3 == RV_OK, "per-frame calls");
+  CHECK (rv_ctx_postprocess (c1, NULL, &pp, dets, 300, &nd) == RV_ERR_ARG,
+      "postprocess without letterbox");
+
+  free (rgb), free (o1), free (o3), free (om), free (again);
+  rv_ctx_free (c1);
+  rv_ctx_free (c3);
+  rv_ctx_free (cm);
+  printf ("%s\n", failures ? "FAILED" : "ok");
+  return failures != 0;
+}

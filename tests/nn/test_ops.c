@@ -1,0 +1,315 @@
+/* Every kernel of nn/src/ops.c against a naive double-precision reference,
+ * on odd sizes, every activation, residual and strided views, with 1 and 3
+ * threads. Prints the failing case. */
+#include "ops.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int failures;
+static unsigned rng = 1;
+
+static float
+frand (float lo, float hi)
+{
+  rng = rng * 1664525u + 1013904223u;
+  return lo + (hi - lo) * (float) (rng >> 8) / 16777216.0f;
+}
+
+static float *
+rand_buf (size_t n, float lo, float hi)
+{
+  float *p = malloc (n * sizeof *p);
+  for (size_t i = 0; i < n; i++)
+    p[i] = frand (lo, hi);
+  return p;
+}
+
+static double
+act_ref (double v, rv_act act)
+{
+  switch (act) {
+    case RV_ACT_SILU: return v / (1 + exp (-v));
+    case RV_ACT_GELU: return 0.5 * v * (1 + erf (v / sqrt (2.0)));
+    case RV_ACT_RELU: return v > 0 ? v : 0;
+    case RV_ACT_SIGMOID: return 1 / (1 + exp (-v));
+    default: return v;
+  }
+}
+
+/* max |got - ref| <= tol * max(1, max |ref|) */
+static void
+check (const char *what, const float *got, size_t gstride, const double *ref,
+    int c, size_t n, double tol)
+{
+  double err = 0, mag = 1;
+  for (int i = 0; i < c; i++)
+    for (size_t j = 0; j < n; j++) {
+      double r = ref[i * n + j];
+      err = fmax (err, fabs (got[i * gstride + j] - r));
+      mag = fmax (mag, fabs (r));
+    }
+  if (!(err <= tol * mag)) {
+    printf ("FAIL %s: max error %.3g (magnitude %.3g)\n", what, err, mag);
+    failures++;
+  }
+}
+
+static void
+conv_case (int cin, int cout, int k, int s, int groups, int h, int w,
+    rv_act act, int with_res, int extra_cs, int nt)
+{
+  int ho = (h - 1) / s + 1, wo = (w - 1) / s + 1, cpg = cin / groups,
+      opg = cout / groups;
+  float *x = rand_buf ((size_t) cin * h * w, -2, 2);
+  float *wt = rand_buf ((size_t) cout * cpg * k * k, -1, 1);
+  float *b = rand_buf (cout, -0.5f, 0.5f);
+  float sc = 1.0f / sqrtf ((float) cpg * k * k);
+  for (size_t i = 0; i < (size_t) cout * cpg * k * k; i++)
+    wt[i] *= sc;
+  size_t cs = (size_t) ho * wo + extra_cs;
+  float *y = rand_buf (cs * cout, -9, 9);
+  float *res = with_res ? rand_buf ((size_t) cout * ho * wo, -1, 1) : NULL;
+  double *ref = malloc ((size_t) cout * ho * wo * sizeof *ref);
+  for (int o = 0; o < cout; o++)
+    for (int oy = 0; oy < ho; oy++)
+      for (int ox = 0; ox < wo; ox++) {
+        double acc = b[o];
+        for (int ci = 0; ci < cpg; ci++)
+          for (int ky = 0; ky < k; ky++)
+            for (int kx = 0; kx < k; kx++) {
+              int iy = oy * s - k / 2 + ky, ix = ox * s - k / 2 + kx;
+              if (iy >= 0 && iy < h && ix >= 0 && ix < w)
+                acc += (double) wt[((o * cpg + ci) * k + ky) * k + kx]
+                    * x[((size_t) (o / opg * cpg + ci) * h + iy) * w + ix];
+            }
+        size_t i = ((size_t) o * ho + oy) * wo + ox;
+        ref[i] = act_ref (acc, act) + (res ? res[i] : 0);
+      }
+  rv_conv cv = { cin, cout, k, s, groups, act, wt, b };
+  rv_tensor tx = { x, cin, h, w, (size_t) h * w, 0, 0 };
+  rv_tensor ty = { y, cout, ho, wo, cs, 0, 0 };
+  rv_tensor tr = { res, cout, ho, wo, (size_t) ho * wo, 0, 0 };
+  size_t sf = rv_conv_scratch (&cv, ho, wo);
+  float *scratch = sf ? malloc (sf * sizeof *scratch) : NULL;
+  rv_conv2d (&cv, tx, ty, res ? &tr : NULL, scratch, nt);
+  char what[160];
+  snprintf (what, sizeof what, "conv cin %d cout %d k %d s %d groups %d %dx%d "
+      "act %d res %d cs+%d threads %d", cin, cout, k, s, groups, h, w, act,
+      with_res, extra_cs, nt);
+  check (what, y, cs, ref, cout, (size_t) ho * wo, 2e-5);
+  free (x), free (wt), free (b), free (y), free (res), free (ref), free (scratch);
+}
+
+/* y = act(x) over a wide range: the exp / erf approximations. */
+static void
+activation_range (rv_act act)
+{
+  enum { N = 20001 };
+  float *x = malloc (N * sizeof *x), *y = malloc (N * sizeof *y), one = 1, zero = 0;
+  double *ref = malloc (N * sizeof *ref);
+  for (int i = 0; i < N; i++) {
+    x[i] = -100.0f + 200.0f * i / (N - 1);
+    ref[i] = act_ref (x[i], act);
+  }
+  rv_conv cv = { 1, 1, 1, 1, 1, act, &one, &zero };
+  rv_conv2d (&cv, (rv_tensor) { x, 1, 1, N, N, 0, 0 },
+      (rv_tensor) { y, 1, 1, N, N, 0, 0 }, NULL, NULL, 2);
+  double err = 0;
+  for (int i = 0; i < N; i++)
+    err = fmax (err, fabs (y[i] - ref[i]) / fmax (1, fabs (ref[i])));
+  if (!(err <= 2e-6)) {
+    printf ("FAIL activation %d over [-100, 100]: relative error %.3g\n", act, err);
+    failures++;
+  }
+  free (x), free (y), free (ref);
+}
+
+static void
+pool_upsample_case (int c, int h, int w, int nt)
+{
+  float *x = rand_buf ((size_t) c * h * w, -1, 1);
+  float *y = malloc ((size_t) c * 4 * h * w * sizeof *y);
+  double *ref = malloc ((size_t) c * 4 * h * w * sizeof *ref);
+  for (int ch = 0; ch < c; ch++)
+    for (int i = 0; i < h; i++)
+      for (int j = 0; j < w; j++) {
+        double m = -INFINITY;
+        for (int di = -2; di <= 2; di++)
+          for (int dj = -2; dj <= 2; dj++)
+            if (i + di >= 0 && i + di < h && j + dj >= 0 && j + dj < w)
+              m = fmax (m, x[((size_t) ch * h + i + di) * w + j + dj]);
+        ref[((size_t) ch * h + i) * w + j] = m;
+      }
+  rv_tensor tx = { x, c, h, w, (size_t) h * w, 0, 0 };
+  rv_maxpool5 (tx, (rv_tensor) { y, c, h, w, (size_t) h * w, 0, 0 }, nt);
+  char what[96];
+  snprintf (what, sizeof what, "maxpool5 %dx%dx%d threads %d", c, h, w, nt);
+  check (what, y, (size_t) h * w, ref, c, (size_t) h * w, 0);
+  for (int ch = 0; ch < c; ch++)
+    for (int i = 0; i < 2 * h; i++)
+      for (int j = 0; j < 2 * w; j++)
+        ref[((size_t) ch * 2 * h + i) * 2 * w + j] = x[((size_t) ch * h + i / 2) * w + j / 2];
+  rv_upsample2 (tx, (rv_tensor) { y, c, 2 * h, 2 * w, (size_t) 4 * h * w, 0, 0 }, nt);
+  snprintf (what, sizeof what, "upsample2 %dx%dx%d threads %d", c, h, w, nt);
+  check (what, y, (size_t) 4 * h * w, ref, c, (size_t) 4 * h * w, 0);
+  free (x), free (y), free (ref);
+}
+
+static void
+se_case (int c, int r, int h, int w, int nt)
+{
+  int n = h * w;
+  float *x = rand_buf ((size_t) c * n, -2, 2), *w1 = rand_buf ((size_t) r * c, -0.5f, 0.5f),
+      *b1 = rand_buf (r, -0.5f, 0.5f), *w2 = rand_buf ((size_t) c * r, -0.5f, 0.5f),
+      *b2 = rand_buf (c, -0.5f, 0.5f), *scratch = malloc ((size_t) (c + r) * sizeof (float));
+  double *ref = malloc ((size_t) c * n * sizeof *ref), *mean = calloc (c, sizeof *mean),
+      *hid = calloc (r, sizeof *hid);
+  for (int i = 0; i < c; i++) {
+    for (int j = 0; j < n; j++)
+      mean[i] += x[(size_t) i * n + j] / n;
+  }
+  for (int j = 0; j < r; j++) {
+    double v = b1[j];
+    for (int i = 0; i < c; i++)
+      v += (double) w1[(size_t) j * c + i] * mean[i];
+    hid[j] = v > 0 ? v : 0;
+  }
+  for (int i = 0; i < c; i++) {
+    double v = b2[i];
+    for (int j = 0; j < r; j++)
+      v += (double) w2[(size_t) i * r + j] * hid[j];
+    for (int j = 0; j < n; j++)
+      ref[(size_t) i * n + j] = x[(size_t) i * n + j] / (1 + exp (-v));
+  }
+  rv_se se = { c, r, w1, b1, w2, b2 };
+  rv_squeeze_excite (&se, (rv_tensor) { x, c, h, w, (size_t) n, 0, 0 }, scratch, nt);
+  char what[64];
+  snprintf (what, sizeof what, "squeeze-excite c %d r %d %dx%d", c, r, h, w);
+  check (what, x, (size_t) n, ref, c, (size_t) n, 1e-5);
+  free (x), free (w1), free (b1), free (w2), free (b2), free (scratch), free (ref),
+      free (mean), free (hid);
+}
+
+static void
+attention_case (int heads, int kd, int hd, int h, int w, int nt)
+{
+  int n = h * w, c = heads * hd, rows = heads * (2 * kd + hd);
+  float *qkv = rand_buf ((size_t) rows * n, -1.5f, 1.5f);
+  float *pw = rand_buf ((size_t) c * 9, -0.3f, 0.3f), *pb = rand_buf (c, -0.2f, 0.2f);
+  float *y = malloc ((size_t) c * n * sizeof *y), *scores = malloc ((size_t) n * n * sizeof *scores);
+  double *ref = calloc ((size_t) c * n, sizeof *ref), *a = malloc ((size_t) n * sizeof *a);
+  for (int hh = 0; hh < heads; hh++) {
+    const float *q = qkv + (size_t) hh * (2 * kd + hd) * n, *k = q + (size_t) kd * n,
+        *v = k + (size_t) kd * n;
+    for (int i = 0; i < n; i++) {
+      double m = -INFINITY, sum = 0;
+      for (int j = 0; j < n; j++) {
+        double s = 0;
+        for (int d = 0; d < kd; d++)
+          s += (double) q[(size_t) d * n + i] * k[(size_t) d * n + j];
+        a[j] = s / sqrt ((double) kd);
+        m = fmax (m, a[j]);
+      }
+      for (int j = 0; j < n; j++)
+        sum += a[j] = exp (a[j] - m);
+      for (int d = 0; d < hd; d++) {
+        double o = 0;
+        for (int j = 0; j < n; j++)
+          o += (double) v[(size_t) d * n + j] * a[j] / sum;
+        ref[((size_t) hh * hd + d) * n + i] = o;
+      }
+    }
+    for (int d = 0; d < hd; d++) {      /* + pe(v), depthwise 3x3 */
+      int ch = hh * hd + d;
+      for (int oy = 0; oy < h; oy++)
+        for (int ox = 0; ox < w; ox++) {
+          double acc = pb[ch];
+          for (int ky = 0; ky < 3; ky++)
+            for (int kx = 0; kx < 3; kx++) {
+              int iy = oy - 1 + ky, ix = ox - 1 + kx;
+              if (iy >= 0 && iy < h && ix >= 0 && ix < w)
+                acc += (double) pw[ch * 9 + ky * 3 + kx] * v[(size_t) d * n + iy * w + ix];
+            }
+          ref[(size_t) ch * n + oy * w + ox] += acc;
+        }
+    }
+  }
+  rv_psa p = { .heads = heads, .key_dim = kd, .head_dim = hd,
+    .pe = { c, c, 3, 1, c, RV_ACT_NONE, pw, pb } };
+  rv_attention (&p, (rv_tensor) { qkv, rows, h, w, (size_t) n, 0, 0 },
+      (rv_tensor) { y, c, h, w, (size_t) n, 0, 0 }, scores, nt);
+  char what[96];
+  snprintf (what, sizeof what, "attention heads %d kd %d hd %d %dx%d threads %d",
+      heads, kd, hd, h, w, nt);
+  check (what, y, (size_t) n, ref, c, (size_t) n, 2e-5);
+  free (qkv), free (pw), free (pb), free (y), free (scores), free (ref), free (a);
+}
+
+static void
+dfl_case (int h, int w, int nt)
+{
+  int n = h * w, anchors = n + 7, a0 = 5;
+  float *box = rand_buf ((size_t) 64 * n, -4, 4), *out = calloc ((size_t) 4 * anchors, sizeof (float));
+  double *ref = malloc ((size_t) 4 * n * sizeof *ref);
+  for (int i = 0; i < n; i++) {
+    double d[4];
+    for (int s = 0; s < 4; s++) {
+      double m = -INFINITY, sum = 0, acc = 0;
+      for (int b = 0; b < 16; b++)
+        m = fmax (m, box[(size_t) (s * 16 + b) * n + i]);
+      for (int b = 0; b < 16; b++) {
+        double e = exp (box[(size_t) (s * 16 + b) * n + i] - m);
+        sum += e;
+        acc += b * e;
+      }
+      d[s] = acc / sum;
+    }
+    double ax = i % w + 0.5, ay = i / w + 0.5;
+    ref[i] = (ax + (d[2] - d[0]) / 2) * 16;
+    ref[n + i] = (ay + (d[3] - d[1]) / 2) * 16;
+    ref[2 * n + i] = (d[0] + d[2]) * 16;
+    ref[3 * n + i] = (d[1] + d[3]) * 16;
+  }
+  rv_dfl_decode ((rv_tensor) { box, 64, h, w, (size_t) n, 0, 0 }, 16, out, anchors, a0, nt);
+  char what[64];
+  snprintf (what, sizeof what, "dfl decode %dx%d threads %d", h, w, nt);
+  check (what, out + a0, (size_t) anchors, ref, 4, (size_t) n, 2e-6);
+  free (box), free (out), free (ref);
+}
+
+int
+main (void)
+{
+  static const rv_act acts[] = { RV_ACT_NONE, RV_ACT_SILU, RV_ACT_GELU,
+    RV_ACT_RELU, RV_ACT_SIGMOID };
+  for (int t = 1; t <= 3; t += 2) {
+    for (int a = 0; a < 5; a++) {
+      conv_case (24, 40, 1, 1, 1, 13, 17, acts[a], a % 2, 0, t);   /* GEMM */
+      conv_case (5, 7, 3, 1, 1, 9, 11, acts[a], a % 2, 0, t);      /* im2col */
+      conv_case (6, 8, 3, 2, 1, 9, 11, acts[a], 0, 0, t);
+      conv_case (9, 9, 3, 1, 9, 7, 9, acts[a], a % 2, 0, t);       /* depthwise */
+      conv_case (9, 9, 3, 2, 9, 7, 10, acts[a], 0, 0, t);
+    }
+    conv_case (16, 12, 1, 1, 1, 5, 6, RV_ACT_SIGMOID, 0, 37, t);   /* strided output */
+    conv_case (64, 24, 3, 1, 1, 40, 128, RV_ACT_SILU, 1, 0, t);    /* im2col tiles */
+    conv_case (3, 8, 3, 2, 1, 64, 64, RV_ACT_GELU, 0, 0, t);       /* stem */
+    conv_case (4, 4, 3, 1, 4, 1, 1, RV_ACT_NONE, 1, 0, t);         /* 1x1 image */
+    conv_case (4, 4, 3, 2, 4, 1, 2, RV_ACT_NONE, 0, 0, t);
+    conv_case (4, 4, 3, 2, 4, 2, 3, RV_ACT_NONE, 0, 0, t);
+    conv_case (4, 6, 3, 1, 1, 1, 1, RV_ACT_SILU, 0, 0, t);
+    pool_upsample_case (3, 1, 1, t);
+    pool_upsample_case (5, 3, 4, t);
+    pool_upsample_case (4, 7, 9, t);
+    se_case (48, 16, 5, 7, t);
+    attention_case (2, 8, 16, 5, 6, t);
+    attention_case (1, 32, 64, 4, 4, t);
+    dfl_case (5, 7, t);
+  }
+  for (int a = 1; a < 5; a++)
+    activation_range (acts[a]);
+  printf ("%s\n", failures ? "some kernels FAILED" : "all kernels match");
+  return failures != 0;
+}
