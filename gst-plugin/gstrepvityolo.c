@@ -81,6 +81,20 @@ enum
 #define VIDEO_CAPS GST_VIDEO_CAPS_MAKE ("{ RGB, BGR, RGBA, BGRA, RGBx, BGRx, " \
     "xRGB, xBGR, ARGB, ABGR, I420, NV12 }")
 
+/* The pad templates' formats and how the core reads them. */
+static const struct
+{
+  GstVideoFormat gst;
+  rv_pixel_format rv;
+} formats[] = {
+  {GST_VIDEO_FORMAT_RGB, RV_FMT_RGB}, {GST_VIDEO_FORMAT_BGR, RV_FMT_BGR},
+  {GST_VIDEO_FORMAT_RGBA, RV_FMT_RGBA}, {GST_VIDEO_FORMAT_BGRA, RV_FMT_BGRA},
+  {GST_VIDEO_FORMAT_RGBx, RV_FMT_RGBX}, {GST_VIDEO_FORMAT_BGRx, RV_FMT_BGRX},
+  {GST_VIDEO_FORMAT_xRGB, RV_FMT_XRGB}, {GST_VIDEO_FORMAT_xBGR, RV_FMT_XBGR},
+  {GST_VIDEO_FORMAT_ARGB, RV_FMT_ARGB}, {GST_VIDEO_FORMAT_ABGR, RV_FMT_ABGR},
+  {GST_VIDEO_FORMAT_I420, RV_FMT_I420}, {GST_VIDEO_FORMAT_NV12, RV_FMT_NV12},
+};
+
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
     GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (VIDEO_CAPS));
 
@@ -280,36 +294,29 @@ gst_repvit_yolo_finalize (GObject * object)
   G_OBJECT_CLASS (gst_repvit_yolo_parent_class)->finalize (object);
 }
 
-/* Settings that take effect at the next start() are refused while running. */
-static gboolean
-set_ready_string (GstRepvitYolo * self, gchar ** field, const GValue * value,
-    const gchar * name)
-{
-  if (GST_STATE (self) > GST_STATE_READY) {
-    GST_WARNING_OBJECT (self, "%s can only be changed in the NULL or READY "
-        "state", name);
-    return FALSE;
-  }
-  g_free (*field);
-  *field = g_value_dup_string (value);
-  return TRUE;
-}
-
 static void
 gst_repvit_yolo_set_property (GObject * object, guint prop_id,
     const GValue * value, GParamSpec * pspec)
 {
   GstRepvitYolo *self = GST_REPVIT_YOLO (object);
-  gboolean running;
 
   GST_OBJECT_LOCK (self);
-  running = GST_STATE (self) > GST_STATE_READY;
+  /* the others are read by start() and set_info() only */
+  if (GST_STATE (self) > GST_STATE_READY
+      && !(pspec->flags & GST_PARAM_MUTABLE_PLAYING)) {
+    GST_OBJECT_UNLOCK (self);
+    GST_WARNING_OBJECT (self, "%s can only be changed in the NULL or READY "
+        "state", pspec->name);
+    return;
+  }
   switch (prop_id) {
     case PROP_MODEL:
-      set_ready_string (self, &self->model_path, value, "model");
+      g_free (self->model_path);
+      self->model_path = g_value_dup_string (value);
       break;
     case PROP_LABELS:
-      set_ready_string (self, &self->labels_path, value, "labels");
+      g_free (self->labels_path);
+      self->labels_path = g_value_dup_string (value);
       break;
     case PROP_CONF_THRESHOLD:
       self->conf_threshold = g_value_get_float (value);
@@ -321,18 +328,10 @@ gst_repvit_yolo_set_property (GObject * object, guint prop_id,
       self->max_detections = g_value_get_int (value);
       break;
     case PROP_INPUT_SIZE:
-      if (running)
-        GST_WARNING_OBJECT (self, "input-size can only be changed in the "
-            "NULL or READY state");
-      else
-        self->input_size = g_value_get_int (value);
+      self->input_size = g_value_get_int (value);
       break;
     case PROP_RECT:
-      if (running)
-        GST_WARNING_OBJECT (self, "rect can only be changed in the NULL or "
-            "READY state");
-      else
-        self->rect = g_value_get_boolean (value);
+      self->rect = g_value_get_boolean (value);
       break;
     case PROP_INFERENCE_INTERVAL:
       self->inference_interval = g_value_get_uint (value);
@@ -528,10 +527,10 @@ gst_repvit_yolo_reset (GstRepvitYolo * self)
   self->pre_ns = self->forward_ns = self->post_ns = 0;
 }
 
+/* Loads the model and sets up inference; start() runs it. */
 static gboolean
-gst_repvit_yolo_start (GstBaseTransform * trans)
+gst_repvit_yolo_setup (GstRepvitYolo * self)
 {
-  GstRepvitYolo *self = GST_REPVIT_YOLO (trans);
   gchar *model_path, *labels_path, *classes, *msg = NULL, *base;
   gint input_size, threads, nc;
   rv_model *model;
@@ -553,8 +552,7 @@ gst_repvit_yolo_start (GstBaseTransform * trans)
   if (input_size != 0 && (input_size < 32 || input_size % 32 != 0))
     goto bad_input_size;
 
-  status = gst_repvit_model_cache_acquire (model_path, &model, err,
-      sizeof err);
+  status = gst_repvit_model_cache_acquire (model_path, &model, err, sizeof err);
   if (status != RV_OK)
     goto load_failed;
   GST_OBJECT_LOCK (self);
@@ -647,6 +645,21 @@ failed:
     g_free (classes);
     return FALSE;
   }
+}
+
+/* GStreamer unflushes the sink pad before it calls start(): caps or a buffer
+ * pushed from another thread could arrive before the model is loaded. The
+ * stream lock holds them back until it is. */
+static gboolean
+gst_repvit_yolo_start (GstBaseTransform * trans)
+{
+  GstPad *sinkpad = GST_BASE_TRANSFORM_SINK_PAD (trans);
+  gboolean ok;
+
+  GST_PAD_STREAM_LOCK (sinkpad);
+  ok = gst_repvit_yolo_setup (GST_REPVIT_YOLO (trans));
+  GST_PAD_STREAM_UNLOCK (sinkpad);
+  return ok;
 }
 
 static gboolean
@@ -751,47 +764,13 @@ gst_repvit_yolo_set_info (GstVideoFilter * filter,
       h = GST_VIDEO_INFO_HEIGHT (in_info);
   gboolean rect, full_range;
   gchar err[256];
+  guint i;
 
-  switch (GST_VIDEO_INFO_FORMAT (in_info)) {
-    case GST_VIDEO_FORMAT_RGB:
-      self->format = RV_FMT_RGB;
-      break;
-    case GST_VIDEO_FORMAT_BGR:
-      self->format = RV_FMT_BGR;
-      break;
-    case GST_VIDEO_FORMAT_RGBA:
-      self->format = RV_FMT_RGBA;
-      break;
-    case GST_VIDEO_FORMAT_BGRA:
-      self->format = RV_FMT_BGRA;
-      break;
-    case GST_VIDEO_FORMAT_RGBx:
-      self->format = RV_FMT_RGBX;
-      break;
-    case GST_VIDEO_FORMAT_BGRx:
-      self->format = RV_FMT_BGRX;
-      break;
-    case GST_VIDEO_FORMAT_xRGB:
-      self->format = RV_FMT_XRGB;
-      break;
-    case GST_VIDEO_FORMAT_xBGR:
-      self->format = RV_FMT_XBGR;
-      break;
-    case GST_VIDEO_FORMAT_ARGB:
-      self->format = RV_FMT_ARGB;
-      break;
-    case GST_VIDEO_FORMAT_ABGR:
-      self->format = RV_FMT_ABGR;
-      break;
-    case GST_VIDEO_FORMAT_I420:
-      self->format = RV_FMT_I420;
-      break;
-    case GST_VIDEO_FORMAT_NV12:
-      self->format = RV_FMT_NV12;
-      break;
-    default:
-      g_return_val_if_reached (FALSE);  /* the pad templates forbid it */
-  }
+  for (i = 0; i < G_N_ELEMENTS (formats)
+      && formats[i].gst != GST_VIDEO_INFO_FORMAT (in_info); i++);
+  g_return_val_if_fail (i < G_N_ELEMENTS (formats), FALSE);     /* templates */
+  self->format = formats[i].rv;
+
   /* BT.2020 and other matrices are rare in analytics; BT.601 is the default */
   full_range = in_info->colorimetry.range == GST_VIDEO_COLOR_RANGE_0_255;
   if (in_info->colorimetry.matrix == GST_VIDEO_COLOR_MATRIX_BT709)
@@ -817,8 +796,7 @@ gst_repvit_yolo_set_info (GstVideoFilter * filter,
   self->in_h = in_h;
   GST_OBJECT_UNLOCK (self);
   GST_INFO_OBJECT (self, "%dx%d %s frames, network input %dx%d", w, h,
-      gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (in_info)), in_w,
-      in_h);
+      gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (in_info)), in_w, in_h);
   return TRUE;
 
   /* ERRORS */
@@ -979,13 +957,15 @@ gst_repvit_yolo_transform_frame_ip (GstVideoFilter * filter,
   params.max_detections = max_dets;
   params.class_mask = self->class_mask;
 
-  running_time = gst_segment_to_running_time (&trans->segment,
-      GST_FORMAT_TIME, GST_BUFFER_PTS (buf));
+  /* No TIME segment (none yet, or reset by a restart racing with upstream):
+   * no QoS for this frame. */
+  running_time = trans->segment.format != GST_FORMAT_TIME ? GST_CLOCK_TIME_NONE
+      : gst_segment_to_running_time (&trans->segment, GST_FORMAT_TIME,
+      GST_BUFFER_PTS (buf));
   late = gst_base_transform_is_qos_enabled (trans)
       && GST_CLOCK_TIME_IS_VALID (earliest)
       && GST_CLOCK_TIME_IS_VALID (running_time) && running_time <= earliest;
-  run = !self->have_dets
-      || (self->since_inference + 1 >= interval && !late);
+  run = !self->have_dets || (self->since_inference + 1 >= interval && !late);
   if (late && self->have_dets && self->since_inference + 1 >= interval) {
     self->n_skipped_late++;
     GST_DEBUG_OBJECT (self, "frame at %" GST_TIME_FORMAT " is late, "

@@ -219,8 +219,7 @@ gst_repvit_detection_meta_get_count (const GstRepvitDetectionMeta * meta)
  * long as the meta is, or %NULL when @index is out of range.
  */
 const GstRepvitDetection *
-gst_repvit_detection_meta_get (const GstRepvitDetectionMeta * meta,
-    guint index)
+gst_repvit_detection_meta_get (const GstRepvitDetectionMeta * meta, guint index)
 {
   g_return_val_if_fail (meta != NULL, NULL);
   g_return_val_if_fail (index < meta->detections->len, NULL);

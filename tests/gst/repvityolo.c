@@ -17,7 +17,7 @@
 #include "repvitmeta.h"
 
 #define CONF 0.01f
-#define TARGET 128              /* input-size of most tests: fast */
+#define TARGET 96               /* input-size of most tests: fast */
 
 static const GstVideoFormat packed_formats[] = {
   GST_VIDEO_FORMAT_RGB, GST_VIDEO_FORMAT_BGR, GST_VIDEO_FORMAT_RGBA,
@@ -193,8 +193,7 @@ check_equals_core (GstBuffer * buf, const Core * core)
   fail_unless (meta->inference_ns > 0);
   fail_unless_equals_int (meta->input_width, core->in_w);
   fail_unless_equals_int (meta->input_height, core->in_h);
-  fail_unless_equals_int (gst_repvit_detection_meta_get_count (meta),
-      core->n);
+  fail_unless_equals_int (gst_repvit_detection_meta_get_count (meta), core->n);
   for (gint i = 0; i < core->n; i++) {
     const GstRepvitDetection *d = gst_repvit_detection_meta_get (meta, i);
     const rv_detection *e = &core->dets[i];
@@ -267,7 +266,7 @@ push_pull (GstHarness * h, GstBuffer * buf, GstClockTime pts)
  * the element reads the channels where GStreamer says they are. */
 GST_START_TEST (test_packed_formats_equal_core)
 {
-  const gint w = 330, h_ = 186;     /* non-square, rows padded to 4 bytes */
+  const gint w = 330, h_ = 186; /* non-square, rows padded to 4 bytes */
   Core core;
   guint8 *rgb;
 
@@ -439,8 +438,7 @@ GST_START_TEST (test_renegotiation)
 
   core_init (&core);
   harness_set_caps (h, GST_VIDEO_FORMAT_I420, 640, 480, "bt601");
-  out = push_pull (h, make_frame (GST_VIDEO_FORMAT_I420, 640, 480, 0, NULL),
-      0);
+  out = push_pull (h, make_frame (GST_VIDEO_FORMAT_I420, 640, 480, 0, NULL), 0);
   core_detect_buffer (&core, out, GST_VIDEO_FORMAT_I420, 640, 480,
       RV_YUV_BT601_LIMITED, 160);
   check_equals_core (out, &core);
@@ -519,8 +517,7 @@ GST_START_TEST (test_roi_meta)
             "y_min", G_TYPE_DOUBLE, &y0, "x_max", G_TYPE_DOUBLE, &x1,
             "y_max", G_TYPE_DOUBLE, &y1, NULL));
     fail_unless_equals_int (label_id, d->class_id);
-    fail_unless_equals_string (gst_structure_get_string (s, "label"),
-        d->label);
+    fail_unless_equals_string (gst_structure_get_string (s, "label"), d->label);
     fail_unless (fabs (conf - d->confidence) < 1e-6);
     fail_unless (fabs (x0 - d->x / 330.0) < 1e-5);
     fail_unless (fabs (y0 - d->y / 186.0) < 1e-5);
@@ -588,8 +585,7 @@ GST_START_TEST (test_classes_and_labels)
         (round + 1) * GST_SECOND);
     meta = gst_buffer_get_repvit_detection_meta (out);
     core_detect_rgb (&core, rgb, 330, 186, TARGET, mask);
-    fail_unless_equals_int (gst_repvit_detection_meta_get_count (meta),
-        core.n);
+    fail_unless_equals_int (gst_repvit_detection_meta_get_count (meta), core.n);
     for (gint i = 0; i < core.n; i++) {
       const GstRepvitDetection *d = gst_repvit_detection_meta_get (meta, i);
 
@@ -613,6 +609,36 @@ GST_START_TEST (test_classes_and_labels)
 
 GST_END_TEST;
 
+/* While playing, thresholds and limits apply to the next frame; the model,
+ * labels and input size wait for the next start. */
+GST_START_TEST (test_properties_while_playing)
+{
+  GstHarness *h = harness_new (NULL);
+  GstRepvitDetectionMeta *meta;
+  GstBuffer *out;
+  gchar *model;
+  gint input_size;
+
+  harness_set_caps (h, GST_VIDEO_FORMAT_RGB, 330, 186, NULL);
+  g_object_set (h->element, "max-detections", 3, "conf-threshold", 0.02f,
+      NULL);
+  out = push_pull (h, make_frame (GST_VIDEO_FORMAT_RGB, 330, 186, 0, NULL), 0);
+  meta = gst_buffer_get_repvit_detection_meta (out);
+  fail_unless_equals_int (gst_repvit_detection_meta_get_count (meta), 3);
+  for (guint i = 0; i < 3; i++)
+    fail_unless (gst_repvit_detection_meta_get (meta, i)->confidence > 0.02f);
+  gst_buffer_unref (out);
+
+  g_object_set (h->element, "model", "/nonexistent", "input-size", 320, NULL);
+  g_object_get (h->element, "model", &model, "input-size", &input_size, NULL);
+  fail_unless_equals_string (model, GOLDEN_MODEL);
+  fail_unless_equals_int (input_size, TARGET);
+  g_free (model);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
 /* QoS: a frame that is late skips inference, carries the last result marked
  * stale and is never dropped; with qos=false it is processed. */
 GST_START_TEST (test_qos_late_frames)
@@ -622,8 +648,7 @@ GST_START_TEST (test_qos_late_frames)
   GstRepvitDetectionMeta *meta;
 
   harness_set_caps (h, GST_VIDEO_FORMAT_NV12, 320, 240, NULL);
-  out = push_pull (h, make_frame (GST_VIDEO_FORMAT_NV12, 320, 240, 0, NULL),
-      0);
+  out = push_pull (h, make_frame (GST_VIDEO_FORMAT_NV12, 320, 240, 0, NULL), 0);
   fail_if (gst_buffer_get_repvit_detection_meta (out)->stale);
   gst_buffer_unref (out);
 
@@ -665,11 +690,9 @@ GST_START_TEST (test_latency_query)
   gst_harness_set_upstream_latency (h, 5 * GST_MSECOND);
   fail_unless_equals_uint64 (gst_harness_query_latency (h), 5 * GST_MSECOND);
   harness_set_caps (h, GST_VIDEO_FORMAT_BGRx, 320, 240, NULL);
-  out = push_pull (h, make_frame (GST_VIDEO_FORMAT_BGRx, 320, 240, 0, NULL),
-      0);
+  out = push_pull (h, make_frame (GST_VIDEO_FORMAT_BGRx, 320, 240, 0, NULL), 0);
   inference_ns = gst_buffer_get_repvit_detection_meta (out)->inference_ns;
-  fail_unless (gst_harness_query_latency (h) >= 5 * GST_MSECOND +
-      inference_ns);
+  fail_unless (gst_harness_query_latency (h) >= 5 * GST_MSECOND + inference_ns);
   gst_buffer_unref (out);
   gst_harness_teardown (h);
 }
@@ -847,8 +870,7 @@ GST_START_TEST (test_shared_model)
   launch = g_strdup_printf ("videotestsrc ! repvityolo name=a model=\"%s\" "
       "input-size=64 ! fakesink videotestsrc ! repvityolo name=b "
       "model=\"%s\" input-size=64 ! fakesink videotestsrc ! repvityolo "
-      "name=c model=\"%s\" input-size=64 ! fakesink", GOLDEN_MODEL, link,
-      copy);
+      "name=c model=\"%s\" input-size=64 ! fakesink", GOLDEN_MODEL, link, copy);
   pipeline = gst_parse_launch (launch, NULL);
   fail_unless (pipeline != NULL);
   fail_unless_equals_int (shared_by (pipeline, "a"), 0);
@@ -890,6 +912,7 @@ repvityolo_suite (void)
   tcase_add_test (tc, test_renegotiation);
   tcase_add_test (tc, test_roi_meta);
   tcase_add_test (tc, test_classes_and_labels);
+  tcase_add_test (tc, test_properties_while_playing);
   tcase_add_test (tc, test_qos_late_frames);
   tcase_add_test (tc, test_latency_query);
   tcase_add_test (tc, test_errors);
