@@ -7,12 +7,16 @@
 #include <string.h>
 
 #define JSON_MAX_DEPTH 32
+/* A value costs ~50 bytes parsed, 2 in the text: bound the memory a hostile
+ * header can claim (the largest model has ~20k values). */
+#define JSON_MAX_VALUES (1 << 20)
 
 typedef struct {
   const char *s, *end, *p;
   char *err;
   size_t err_size;
   bool failed;
+  size_t n_values;
 } json_parser;
 
 static bool
@@ -321,6 +325,8 @@ parse_value (json_parser *ps, json_value *v, int depth)
   skip_ws (ps);
   if (depth > JSON_MAX_DEPTH)
     return fail (ps, "nesting deeper than %d", JSON_MAX_DEPTH);
+  if (++ps->n_values > JSON_MAX_VALUES)
+    return fail (ps, "more than %d values", JSON_MAX_VALUES);
   if (ps->p >= ps->end)
     return fail (ps, "unexpected end of text");
   char c = *ps->p;
@@ -347,7 +353,7 @@ bool
 json_parse (const char *text, size_t len, json_value *out, char *err,
     size_t err_size)
 {
-  json_parser ps = { text, text + len, text, err, err_size, false };
+  json_parser ps = { text, text + len, text, err, err_size, false, 0 };
   memset (out, 0, sizeof *out);
   if (parse_value (&ps, out, 0)) {
     skip_ws (&ps);

@@ -126,6 +126,8 @@ expect_error("json-bad-escape", good[:8] + good[8:8 + n].replace(b'"F16"', b'"\\
 expect_error("json-trailing", good[:8] + good[8:8 + n].rstrip() + b"}" + b" " * (n - len(good[8:8 + n].rstrip()) - 1)
              + good[8 + n:], "trailing characters")
 dup = good[8:8 + n].replace(b'"model.0.features.0.0.bn.bias"', b'"model.0.features.0.0.bn.weight"', 1)
+many = b'{"a":[' + b"0," * (1 << 20) + b"0]}"
+expect_error("json-too-many-values", struct.pack("<Q", len(many)) + many, "more than 1048576 values")
 expect_error("json-duplicate-key", good[:8] + dup + good[8 + n:], "duplicate key")
 
 first, second = "model.0.features.0.0.bn.weight", "model.0.features.0.0.bn.bias"
