@@ -260,8 +260,9 @@ for i in range(60):
     for _ in range(rng.randint(1, 4)):
         h[rng.randrange(len(h))] = rng.choice(b'{}[]",:0123456789-eE.\\u ' + bytes([rng.randrange(256)]))
     path, p = run(good[:8] + bytes(h) + good[8 + n:], "fuzz")
-    if p.returncode < 0 or p.returncode > 1:
-        failures.append(f"fuzz case {i}: exit {p.returncode}, {p.stderr!r}")
+    if p.returncode not in (0, 1) or "Sanitizer" in p.stderr \
+            or (p.returncode == 1 and not p.stderr.startswith("repvit-infer: ")):
+        failures.append(f"fuzz case {i}: exit {p.returncode}, {p.stderr[-300:]!r}")
 
 for f in failures:
     print("FAIL", f)
