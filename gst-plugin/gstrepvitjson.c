@@ -23,6 +23,8 @@
  *
  * (one line in the file). "timestamp" is the buffer's PTS in nanoseconds, or
  * null; "frame" counts the buffers since the element started, written or not.
+ * Lines are buffered and flushed at EOS and when the element stops. Writing
+ * to standard output, run gst-launch-1.0 with -q to keep its messages out.
  *
  * ## Example launch line
  * |[

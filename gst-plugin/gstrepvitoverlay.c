@@ -26,6 +26,8 @@
 #include "config.h"
 #endif
 
+#include <string.h>
+
 #include <cairo.h>
 #include <gst/video/gstvideofilter.h>
 #include <gst/video/video.h>
