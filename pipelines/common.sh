@@ -1,6 +1,7 @@
 # common.sh — sourced by the pipeline scripts: the repository root, the
 # plugin search path, the default model and argument checks.
 
+# shellcheck shell=bash disable=SC2034  # variables for the scripts sourcing this
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DEFAULT_MODEL=$REPO_ROOT/models/shapes-m0_9-n.safetensors
 
