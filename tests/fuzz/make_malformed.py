@@ -278,6 +278,8 @@ def model_cases(golden):
         "metadata nc is 20 but tensor model.15.cv3.0.2.bias has 80 classes", False
     yield "model-inconsistent-variant", build(meta=meta_with(variant="m1_0")), \
         "metadata variant m1_0 does not match the tensors", False
+    yield "model-inconsistent-variant-blocks", build(meta=meta_with(variant="m1_1")), \
+        "metadata variant m1_1 does not match the tensors", False
     yield "model-inconsistent-scale", build(meta=meta_with(scale="s")), \
         "metadata scale s does not match the tensors", False
     yield "model-inconsistent-depth", build(meta=meta_with(scale="l")), \
