@@ -50,36 +50,24 @@ add_detection (GstBuffer * buf, gint class_id, const gchar * label)
   gst_repvit_detection_meta_add (meta, &d);
 }
 
-static GstHarness *
-overlay_harness (const gchar * format, const gchar * props)
-{
-  GstHarness *h;
-  gchar *desc = g_strdup_printf ("repvitoverlay %s", props ? props : "");
-  gboolean yuv = GST_VIDEO_FORMAT_INFO_IS_YUV (gst_video_format_get_info
-      (gst_video_format_from_string (format)));
-  gchar *caps = g_strdup_printf ("video/x-raw,format=%s,width=%d,height=%d,"
-      "framerate=30/1%s", format, W, H, yuv ? ",colorimetry=bt601" : "");
-
-  h = gst_harness_new_parse (desc);
-  gst_harness_set_src_caps_str (h, caps);
-  g_free (desc);
-  g_free (caps);
-  return h;
-}
-
-/* Runs @buf through a repvitoverlay with @props in @format; returns the
- * output frame, mapped (unmap and unref with done_frame). */
+/* Runs @buf, a frame described by @info, through a repvitoverlay with
+ * @props; maps the output frame into @frame (gst_video_frame_unmap it). */
 static void
-overlay (const gchar * format, const gchar * props, GstBuffer * buf,
-    GstVideoInfo * info, GstVideoFrame * frame)
+overlay (const gchar * props, GstBuffer * buf, GstVideoInfo * info,
+    GstVideoFrame * frame)
 {
-  GstHarness *h = overlay_harness (format, props);
-  GstBuffer *out = gst_harness_push_and_pull (h, buf);
+  gchar *desc = g_strdup_printf ("repvitoverlay %s", props ? props : "");
+  GstHarness *h = gst_harness_new_parse (desc);
+  GstBuffer *out;
 
+  info->fps_n = 30;
+  gst_harness_set_src_caps (h, gst_video_info_to_caps (info));
+  out = gst_harness_push_and_pull (h, buf);
   fail_unless (out != NULL);
   fail_unless (gst_video_frame_map (frame, info, out, GST_MAP_READ));
   gst_buffer_unref (out);       /* the frame holds its own reference */
   gst_harness_teardown (h);
+  g_free (desc);
 }
 
 static guint8
@@ -178,7 +166,7 @@ drawn_colour (const gchar * format, gint x, gint y)
   info_for (format, &info);
   buf = make_frame (&info);
   add_detection (buf, 1, "square");
-  overlay (format, NULL, buf, &info, &f);
+  overlay (NULL, buf, &info, &f);
   p = rgb_at (&f, x, y);
   gst_video_frame_unmap (&f);
   return p;
@@ -197,7 +185,7 @@ GST_START_TEST (test_outline_and_caption_in_every_format)
   yuv = GST_VIDEO_INFO_IS_YUV (&info);
   buf = make_frame (&info);
   add_detection (buf, 1, "square");
-  overlay (format, NULL, buf, &info, &f);
+  overlay (NULL, buf, &info, &f);
 
   /* Every edge is drawn, two pixels wide (the default line-width). */
   for (gint y = BY; y < BY + BH; y += 7) {
@@ -243,7 +231,7 @@ GST_START_TEST (test_classes_differ)
   info_for ("RGB", &info);
   buf = make_frame (&info);
   add_detection (buf, 2, "triangle");
-  overlay ("RGB", NULL, buf, &info, &f);
+  overlay (NULL, buf, &info, &f);
   b = rgb_at (&f, BX, BY + BH / 2);
   gst_video_frame_unmap (&f);
   fail_if (a.r == b.r && a.g == b.g && a.b == b.b);
@@ -262,7 +250,7 @@ caption_pixels (const gchar * format, const gchar * props)
   info_for (format, &info);
   buf = make_frame (&info);
   add_detection (buf, 0, "circle");
-  overlay (format, props, buf, &info, &f);
+  overlay (props, buf, &info, &f);
   n = count_changed (&f, 0, 0, W, BY - SPILL);
   gst_video_frame_unmap (&f);
   return n;
@@ -297,7 +285,7 @@ GST_START_TEST (test_line_width)
     info_for (formats[i], &info);
     buf = make_frame (&info);
     add_detection (buf, 0, "circle");
-    overlay (formats[i], "line-width=8", buf, &info, &f);
+    overlay ("line-width=8", buf, &info, &f);
     fail_unless (changed (&f, BX + 7, BY + BH / 2), "%s", formats[i]);
     fail_unless (changed (&f, BX + BW / 2, BY + BH - 8), "%s", formats[i]);
     fail_if (changed (&f, BX + 10, BY + BH / 2), "%s", formats[i]);
@@ -314,7 +302,7 @@ GST_START_TEST (test_no_detections_untouched)
     GstVideoFrame f;
 
     info_for (formats[i], &info);
-    overlay (formats[i], NULL, make_frame (&info), &info, &f);
+    overlay (NULL, make_frame (&info), &info, &f);
     fail_unless (count_changed (&f, 0, 0, W, H) == 0, "%s", formats[i]);
     gst_video_frame_unmap (&f);
   }
@@ -347,9 +335,37 @@ GST_START_TEST (test_boxes_at_and_beyond_edges)
       };
       gst_repvit_detection_meta_add (meta, &d);
     }
-    overlay (formats[i], "line-width=50", buf, &info, &f);
+    overlay ("line-width=50", buf, &info, &f);
     fail_unless (changed (&f, 0, 0), "%s", formats[i]);
     fail_unless (changed (&f, W - 1, H - 1), "%s", formats[i]);
+    gst_video_frame_unmap (&f);
+  }
+}
+
+GST_END_TEST;
+
+/* Odd sizes: the last chroma sample covers one pixel only. */
+GST_START_TEST (test_odd_frame_size)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (formats); i++) {
+    GstVideoInfo info;
+    GstVideoFrame f;
+    GstBuffer *buf;
+    GstRepvitDetectionMeta *meta;
+    GstRepvitDetection d = { 0, g_intern_static_string ("circle"), 0.5f,
+      W - 59, H - 39, 100, 100, -1
+    };
+
+    gst_video_info_set_format (&info, gst_video_format_from_string
+        (formats[i]), W + 1, H + 1);
+    buf = gst_buffer_new_allocate (NULL, info.size, NULL);
+    gst_buffer_memset (buf, 0, FILL, info.size);
+    meta = gst_buffer_add_repvit_detection_meta (buf, "test", 320, 256);
+    gst_repvit_detection_meta_add (meta, &d);
+    overlay ("line-width=3", buf, &info, &f);
+    fail_unless (changed (&f, W, H), "%s", formats[i]);
+    fail_unless (changed (&f, W - 59, H), "%s", formats[i]);
+    fail_if (changed (&f, W - 62, H), "%s", formats[i]);
     gst_video_frame_unmap (&f);
   }
 }
@@ -371,7 +387,7 @@ GST_START_TEST (test_region_of_interest_meta)
     gst_video_region_of_interest_meta_add_param (roi,
         gst_structure_new ("detection", "confidence", G_TYPE_DOUBLE, 0.5,
             "label_id", G_TYPE_INT, 3, NULL));
-    overlay (formats[i], NULL, buf, &info, &f);
+    overlay (NULL, buf, &info, &f);
     fail_unless (changed (&f, BX, BY + BH / 2), "%s", formats[i]);
     fail_unless (changed (&f, BX + BW - 1, BY + BH / 2), "%s", formats[i]);
     fail_unless (count_changed (&f, BX, BY - 20, BX + 40, BY) > 200, "%s",
@@ -394,7 +410,7 @@ GST_START_TEST (test_own_meta_wins_over_roi)
   buf = make_frame (&info);
   add_detection (buf, 0, "circle");
   gst_buffer_add_video_region_of_interest_meta (buf, "person", 5, 200, 50, 30);
-  overlay ("BGRx", NULL, buf, &info, &f);
+  overlay (NULL, buf, &info, &f);
   fail_unless (changed (&f, BX, BY + BH / 2));
   fail_unless (count_changed (&f, 0, 190, 60, H) == 0);
   gst_video_frame_unmap (&f);
@@ -416,6 +432,7 @@ repvitoverlay_suite (void)
   tcase_add_test (tc, test_line_width);
   tcase_add_test (tc, test_no_detections_untouched);
   tcase_add_test (tc, test_boxes_at_and_beyond_edges);
+  tcase_add_test (tc, test_odd_frame_size);
   tcase_add_test (tc, test_region_of_interest_meta);
   tcase_add_test (tc, test_own_meta_wins_over_roi);
   return s;
