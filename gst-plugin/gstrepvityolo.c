@@ -527,9 +527,10 @@ gst_repvit_yolo_reset (GstRepvitYolo * self)
   self->pre_ns = self->forward_ns = self->post_ns = 0;
 }
 
-/* Loads the model and sets up inference; start() runs it. */
+/* Loads the model and sets up inference; start() runs it and posts the
+ * error once no lock is held. */
 static gboolean
-gst_repvit_yolo_setup (GstRepvitYolo * self)
+gst_repvit_yolo_setup (GstRepvitYolo * self, GError ** error)
 {
   gchar *model_path, *labels_path, *classes, *msg = NULL, *base;
   gint input_size, threads, nc;
@@ -595,45 +596,44 @@ gst_repvit_yolo_setup (GstRepvitYolo * self)
   /* ERRORS */
 no_model:
   {
-    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
-        ("No model file: set the \"model\" property"), (NULL));
+    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_FOUND,
+        "No model file: set the \"model\" property");
     goto failed;
   }
 bad_input_size:
   {
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-        ("Invalid input-size %d: must be 0 or a multiple of 32 from 32 to "
-            "4096", input_size), (NULL));
+    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+        "Invalid input-size %d: must be 0 or a multiple of 32 from 32 to "
+        "4096", input_size);
     goto failed;
   }
 load_failed:
   {
     if (!g_file_test (model_path, G_FILE_TEST_EXISTS))
-      GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
-          ("Model file \"%s\" not found", model_path), ("%s", err));
+      g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NOT_FOUND,
+          "Model file \"%s\" not found", model_path);
     else
-      GST_ELEMENT_ERROR (self, RESOURCE, FAILED,
-          ("Could not load model file \"%s\": %s (%s)", model_path, err,
-              rv_status_string (status)), (NULL));
+      g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_FAILED,
+          "Could not load model file \"%s\": %s (%s)", model_path, err,
+          rv_status_string (status));
     goto failed;
   }
 ctx_failed:
   {
-    GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
-        ("Could not set up inference for model \"%s\": %s", model_path, err),
-        (NULL));
+    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_NO_SPACE_LEFT,
+        "Could not set up inference for model \"%s\": %s", model_path, err);
     goto failed;
   }
 bad_labels:
   {
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-        ("Invalid labels file \"%s\": %s", labels_path, msg), (NULL));
+    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+        "Invalid labels file \"%s\": %s", labels_path, msg);
     goto failed;
   }
 bad_classes:
   {
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS,
-        ("Invalid classes property \"%s\": %s", classes, msg), (NULL));
+    g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
+        "Invalid classes property \"%s\": %s", classes, msg);
     goto failed;
   }
 failed:
@@ -654,11 +654,19 @@ static gboolean
 gst_repvit_yolo_start (GstBaseTransform * trans)
 {
   GstPad *sinkpad = GST_BASE_TRANSFORM_SINK_PAD (trans);
+  GError *error = NULL;
   gboolean ok;
 
   GST_PAD_STREAM_LOCK (sinkpad);
-  ok = gst_repvit_yolo_setup (GST_REPVIT_YOLO (trans));
+  ok = gst_repvit_yolo_setup (GST_REPVIT_YOLO (trans), &error);
   GST_PAD_STREAM_UNLOCK (sinkpad);
+
+  if (!ok) {
+    gst_element_message_full (GST_ELEMENT (trans), GST_MESSAGE_ERROR,
+        error->domain, error->code, g_strdup (error->message), NULL, __FILE__,
+        GST_FUNCTION, __LINE__);
+    g_error_free (error);
+  }
   return ok;
 }
 
