@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 scripts/setup.sh build
-meson test -C build --print-errorlogs --num-processes 2
+meson test -C build --print-errorlogs --num-processes 2 --timeout-multiplier 3
 scripts/setup.sh build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debugoptimized
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  meson test -C build-asan --print-errorlogs --num-processes 2 --suite nn --suite gst
+  meson test -C build-asan --print-errorlogs --num-processes 2 --timeout-multiplier 3 --suite nn --suite gst
