@@ -44,7 +44,8 @@ def read_torch(path):
     """Returns ({name: np.ndarray}, info) where info may hold names, bn_eps, imgsz."""
     import torch
     try:
-        obj = torch.load(path, map_location="cpu")
+        # full checkpoints pickle modules; torch >= 2.6 refuses them by default
+        obj = torch.load(path, map_location="cpu", weights_only=False)
     except ModuleNotFoundError as e:
         raise ExportError(f"{path}: pickled objects need module {e.name!r}, which is not importable here "
                           "(for an ultralytics checkpoint install ultralytics, or save "

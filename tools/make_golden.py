@@ -48,7 +48,12 @@ def image_like(gen, n, h, w):
     return torch.stack(out)
 
 
+# BN gains of the main path and of the branches added to their input; BN biases are
+# positive (times the gain): SiLU/GELU then work mostly in their near-linear part, which
+# keeps the random net out of the chaotic regime where float32 rounding explodes.
+MAIN_GAIN = (0.6, 1.2)
 BRANCH_GAIN = (0.1, 0.3)
+BIAS = (0.5, 1.0)
 
 
 @torch.no_grad()
@@ -58,8 +63,7 @@ def calibrate(model, images, gen):
         return lo + (hi - lo) * torch.rand(shape, generator=gen)
 
     # Branches that are added to their input get small gains, as in a trained net (RepViT
-    # even starts its FFN's last BN at 0): with unit gains the random net is chaotic and
-    # float32 rounding grows exponentially with depth.
+    # even starts its FFN's last BN at 0).
     branch_ends = set()
     for m in model.modules():
         if isinstance(m, ry.RepViTBlock):
@@ -85,9 +89,9 @@ def calibrate(model, images, gen):
         sign = torch.where(torch.rand(c, generator=gen) < 0.5, -1.0, 1.0)
         bn.running_mean.copy_(mean + sign * u(c, 0.1, 0.2) * var.sqrt())
         bn.running_var.copy_(var * (1 + sign * u(c, 0.1, 0.2)) + 1e-4)
-        g = BRANCH_GAIN if bn in branch_ends else (0.6, 1.2)
+        g = BRANCH_GAIN if bn in branch_ends else MAIN_GAIN
         bn.weight.copy_(u(c, *g))
-        bn.bias.copy_(u(c, -0.3, 0.3) * g[1])
+        bn.bias.copy_(u(c, *BIAS) * g[1])
 
     def logit_hook(target, bias_lo, bias_hi):
         def hook(conv, inp):
@@ -101,8 +105,8 @@ def calibrate(model, images, gen):
     detect = model.model[15]
     hooks = [m.register_forward_pre_hook(bn_hook) for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
     for i in range(3):
-        hooks.append(detect.cv2[i][2].register_forward_pre_hook(logit_hook(0.6, -0.5, 0.5)))
-        hooks.append(detect.cv3[i][2].register_forward_pre_hook(logit_hook(0.8, -1.5, 0.5)))
+        hooks.append(detect.cv2[i][2].register_forward_pre_hook(logit_hook(0.8, -0.5, 0.5)))
+        hooks.append(detect.cv3[i][2].register_forward_pre_hook(logit_hook(1.0, -1.5, 0.5)))
     model.eval().forward_raw(images)
     for h in hooks:
         h.remove()
