@@ -132,8 +132,9 @@ def infer_variant(tensors):
     for v, (w, spec) in ry.BACKBONES.items():
         if tuple(widths) == w and len(ry.parse_blocks(spec)) + 1 == n_feat:
             return v
-    raise ExportError(f"backbone with {n_feat} feature blocks and stage widths {widths} matches no variant "
-                      f"({', '.join(f'{v}: {len(ry.parse_blocks(s)) + 1} blocks, widths {list(w)}' for v, (w, s) in ry.BACKBONES.items())})")
+    known = ", ".join(f"{v}: {len(ry.parse_blocks(s)) + 1}, {list(w)}" for v, (w, s) in ry.BACKBONES.items())
+    raise ExportError(f"backbone with {n_feat} model.0.features entries (stem included) and stage widths {widths} "
+                      f"matches no variant ({known})")
 
 
 def infer_scale(tensors):
