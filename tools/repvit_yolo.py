@@ -338,7 +338,7 @@ class Concat(nn.Module):
 
 
 def head_widths(scale):
-    """(SPPF/C2PSA, model.5, model.8, model.9, model.11, model.12, model.14) widths and reps."""
+    """(ch, reps) of a scale: ch(c) is the head width for the nominal width c."""
     depth, width, max_ch = SCALE_CONSTANTS[scale]
     ch = lambda c: _round_up8(min(c, max_ch) * width)
     reps = max(round(2 * depth), 1)
@@ -361,15 +361,14 @@ class RepViTYOLO(nn.Module):
         bb = RepViTBackbone(variant, bn_eps)
         _, p3, p4, p5 = bb.widths
         c1024, c512, c256 = ch(1024), ch(512), ch(256)
-        up = nn.Upsample(scale_factor=2, mode="nearest")
         self.model = nn.ModuleList([
             bb,                                                      # 0
             SPPF(p5, c1024, bn_eps),                                 # 1
             C2PSA(c1024, reps, bn_eps),                              # 2
-            up,                                                      # 3
+            nn.Upsample(scale_factor=2, mode="nearest"),             # 3
             Concat(),                                                # 4
             C3k2(c1024 + p4, c512, reps, c3k_all, bn_eps),           # 5
-            up,                                                      # 6
+            nn.Upsample(scale_factor=2, mode="nearest"),             # 6
             Concat(),                                                # 7
             C3k2(c512 + p3, c256, reps, c3k_all, bn_eps),            # 8
             Conv(c256, c256, 3, 2, bn_eps=bn_eps),                   # 9
