@@ -89,20 +89,20 @@ check_meta (GstBuffer * buf, gint w, gint h)
 /* ---- harness and pipelines ----------------------------------------------- */
 
 static GstElement *
-element_new (void)
+element_new (gint target)
 {
   GstElement *el = gst_element_factory_make ("repvityolo", NULL);
 
   fail_unless (el != NULL);
   g_object_set (el, "model", GOLDEN_MODEL, "conf-threshold", 0.01f,
-      "input-size", TARGET, "threads", 1, NULL);
+      "input-size", target, "threads", 1, NULL);
   return el;
 }
 
 static GstHarness *
-harness_new (void)
+harness_new (gint target)
 {
-  GstElement *el = element_new ();
+  GstElement *el = element_new (target);
   GstHarness *h = gst_harness_new_with_element (el, "sink", "src");
 
   gst_object_unref (el);
@@ -310,7 +310,7 @@ push_loop (gpointer data)
  * OK gave exactly one buffer out, with its meta. */
 GST_START_TEST (test_state_cycles_push_thread)
 {
-  Pusher p = { harness_new (), 0, 0, 0 };
+  Pusher p = { harness_new (TARGET), 0, 0, 0 };
   GThread *thread;
   GstBuffer *buf;
   gint pulled = 0;
@@ -445,7 +445,7 @@ GST_START_TEST (test_resolution_changes)
   static const gint sizes[][2] = { {640, 480}, {1280, 720}, {1, 1}, {4097, 3},
   {20, 20}, {1920, 1080}, {3, 4097}
   };
-  GstHarness *h = harness_new ();
+  GstHarness *h = harness_new (TARGET);
 
   for (guint i = 0; i < G_N_ELEMENTS (sizes); i++) {
     push_size (h, GST_VIDEO_FORMAT_RGB, sizes[i][0], sizes[i][1], TARGET);
@@ -457,8 +457,7 @@ GST_START_TEST (test_resolution_changes)
 
   /* landscape and portrait: the network input (64x32, 32x64) changes every
    * frame */
-  h = harness_new ();
-  g_object_set (h->element, "input-size", 64, NULL);
+  h = harness_new (64);
   for (gint i = 0; i < 500; i++)
     push_size (h, GST_VIDEO_FORMAT_BGRx, i % 2 ? 160 : 60, i % 2 ? 60 : 160,
         64);
@@ -523,7 +522,7 @@ GST_START_TEST (test_padded_strides)
     {GST_VIDEO_FORMAT_NV12, 127, 63, 33, 1},
     {GST_VIDEO_FORMAT_I420, 1, 1, 1, 3},
   };
-  GstHarness *h = harness_new ();
+  GstHarness *h = harness_new (TARGET);
   guint found = 0;
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
@@ -569,7 +568,7 @@ GST_END_TEST;
  * without timestamps is inferred like any other. */
 GST_START_TEST (test_bad_buffers)
 {
-  GstHarness *h = harness_new ();
+  GstHarness *h = harness_new (TARGET);
   GstBus *bus = gst_bus_new ();
   GstBuffer *out, *frame = make_frame (GST_VIDEO_FORMAT_RGB, 64, 48, 0);
   GstMessage *msg;
@@ -614,7 +613,7 @@ GST_END_TEST;
 /* N frames then EOS: N buffers with metas, then one EOS. */
 GST_START_TEST (test_eos_after_n)
 {
-  GstHarness *h = harness_new ();
+  GstHarness *h = harness_new (TARGET);
   GstEvent *ev;
   gint eos = 0, stale = 0;
 
@@ -720,7 +719,7 @@ assert_metas_equal (GstBuffer * a, GstBuffer * b)
  * original. */
 GST_START_TEST (test_meta_survives_copy)
 {
-  GstHarness *h = harness_new ();
+  GstHarness *h = harness_new (TARGET);
   GstBuffer *out, *copy, *deep;
 
   harness_set_caps (h, GST_VIDEO_FORMAT_RGB, 200, 150);
