@@ -117,6 +117,7 @@ struct _GstRepvitYolo
   gint max_detections;
   gint input_size;
   gboolean rect;
+  gboolean input_changed;       /* input-size or rect set while running */
   guint inference_interval;
   gchar *classes;
   gboolean classes_changed;     /* set in PLAYING, applied by the next frame */
@@ -215,12 +216,12 @@ gst_repvit_yolo_class_init (GstRepvitYoloClass * klass)
       g_param_spec_int ("input-size", "Input size",
           "Network input size the frame is scaled to fit: 0 for the model's "
           "training size, else a multiple of 32 from 32 to 4096", 0, 4096,
-          DEFAULT_INPUT_SIZE, rw | GST_PARAM_MUTABLE_READY));
+          DEFAULT_INPUT_SIZE, rw | GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (gobject_class, PROP_RECT,
       g_param_spec_boolean ("rect", "Rectangular input",
           "Use the smallest multiple-of-32 rectangle holding the scaled "
           "frame instead of a square input", DEFAULT_RECT,
-          rw | GST_PARAM_MUTABLE_READY));
+          rw | GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (gobject_class, PROP_INFERENCE_INTERVAL,
       g_param_spec_uint ("inference-interval", "Inference interval",
           "Run the network on every Nth frame; frames between carry the last "
@@ -329,9 +330,11 @@ gst_repvit_yolo_set_property (GObject * object, guint prop_id,
       break;
     case PROP_INPUT_SIZE:
       self->input_size = g_value_get_int (value);
+      self->input_changed = TRUE;
       break;
     case PROP_RECT:
       self->rect = g_value_get_boolean (value);
+      self->input_changed = TRUE;
       break;
     case PROP_INFERENCE_INTERVAL:
       self->inference_interval = g_value_get_uint (value);
@@ -762,13 +765,38 @@ gst_repvit_yolo_prepare_output_buffer (G_GNUC_UNUSED GstBaseTransform *
   return GST_FLOW_OK;
 }
 
+/* Sizes the network input for w x h frames and plans the context for it. */
+static gboolean
+plan_input (GstRepvitYolo * self, gint w, gint h, gint input_size,
+    gboolean rect, gchar * err, gsize err_size)
+{
+  gint target = input_size ? input_size : rv_model_imgsz (self->model);
+  gint in_w, in_h;
+
+  if (rv_input_size_for_frame (w, h, target, rect, &in_w, &in_h) != RV_OK) {
+    g_snprintf (err, err_size, "input-size %d: must be 0 or a multiple of 32 "
+        "from 32 to 4096", input_size);
+    return FALSE;
+  }
+  if (rv_ctx_set_input_size (self->ctx, in_w, in_h, err, err_size) != RV_OK)
+    return FALSE;
+
+  GST_OBJECT_LOCK (self);
+  self->in_w = in_w;
+  self->in_h = in_h;
+  GST_OBJECT_UNLOCK (self);
+  GST_INFO_OBJECT (self, "network input %dx%d for %dx%d frames", in_w, in_h,
+      w, h);
+  return TRUE;
+}
+
 static gboolean
 gst_repvit_yolo_set_info (GstVideoFilter * filter,
     G_GNUC_UNUSED GstCaps * incaps, GstVideoInfo * in_info,
     G_GNUC_UNUSED GstCaps * outcaps, G_GNUC_UNUSED GstVideoInfo * out_info)
 {
   GstRepvitYolo *self = GST_REPVIT_YOLO (filter);
-  gint target, in_w, in_h, w = GST_VIDEO_INFO_WIDTH (in_info),
+  gint input_size, w = GST_VIDEO_INFO_WIDTH (in_info),
       h = GST_VIDEO_INFO_HEIGHT (in_info);
   gboolean rect, full_range;
   gchar err[256];
@@ -787,24 +815,15 @@ gst_repvit_yolo_set_info (GstVideoFilter * filter,
     self->yuv_matrix = full_range ? RV_YUV_BT601_FULL : RV_YUV_BT601_LIMITED;
 
   GST_OBJECT_LOCK (self);
-  target = self->input_size ? self->input_size : rv_model_imgsz (self->model);
+  input_size = self->input_size;
   rect = self->rect;
+  self->input_changed = FALSE;
   GST_OBJECT_UNLOCK (self);
 
-  if (rv_input_size_for_frame (w, h, target, rect, &in_w, &in_h) != RV_OK) {
-    g_snprintf (err, sizeof err, "no network input size for a %dx%d frame "
-        "at %d", w, h, target);
+  if (!plan_input (self, w, h, input_size, rect, err, sizeof err))
     goto input_failed;
-  }
-  if (rv_ctx_set_input_size (self->ctx, in_w, in_h, err, sizeof err) != RV_OK)
-    goto input_failed;
-
-  GST_OBJECT_LOCK (self);
-  self->in_w = in_w;
-  self->in_h = in_h;
-  GST_OBJECT_UNLOCK (self);
-  GST_INFO_OBJECT (self, "%dx%d %s frames, network input %dx%d", w, h,
-      gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (in_info)), in_w, in_h);
+  GST_INFO_OBJECT (self, "%dx%d %s frames", w, h,
+      gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (in_info)));
   return TRUE;
 
   /* ERRORS */
@@ -937,8 +956,10 @@ gst_repvit_yolo_transform_frame_ip (GstVideoFilter * filter,
   gint max_dets, threads, w = GST_VIDEO_FRAME_WIDTH (frame),
       h = GST_VIDEO_FRAME_HEIGHT (frame);
   guint interval;
-  gboolean roi, late, run, post_latency = FALSE;
-  gchar *classes = NULL;
+  gint input_size = 0;
+  gboolean roi, late, run, rect = FALSE, post_latency = FALSE;
+  gboolean input_changed;
+  gchar *classes = NULL, err[256];
 
   GST_OBJECT_LOCK (self);
   params.conf_threshold = self->conf_threshold;
@@ -952,11 +973,31 @@ gst_repvit_yolo_transform_frame_ip (GstVideoFilter * filter,
     classes = g_strdup (self->classes);
     self->classes_changed = FALSE;
   }
+  input_changed = self->input_changed;
+  if (input_changed) {
+    input_size = self->input_size;
+    rect = self->rect;
+    self->input_changed = FALSE;
+  }
   GST_OBJECT_UNLOCK (self);
 
   if (G_UNLIKELY (classes != NULL)) {
     update_classes (self, classes);
     g_free (classes);
+  }
+  if (G_UNLIKELY (input_changed)) {
+    gint in_w, in_h;
+
+    rv_ctx_get_input_size (self->ctx, &in_w, &in_h);
+    if (!plan_input (self, w, h, input_size, rect, err, sizeof err)) {
+      GST_ELEMENT_WARNING (self, RESOURCE, SETTINGS,
+          ("Keeping the network input size %dx%d: %s", in_w, in_h, err),
+          (NULL));
+      /* the context may have dropped its arena: plan the old size again */
+      if (rv_ctx_set_input_size (self->ctx, in_w, in_h, err,
+              sizeof err) != RV_OK)
+        goto input_failed;
+    }
   }
   if (G_UNLIKELY (threads != self->ctx_threads)) {
     rv_ctx_set_threads (self->ctx, threads);
@@ -1008,4 +1049,12 @@ gst_repvit_yolo_transform_frame_ip (GstVideoFilter * filter,
 
   attach_metas (self, buf, w, h, !run, inference_ns, roi);
   return GST_FLOW_OK;
+
+  /* ERRORS */
+input_failed:
+  {
+    GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
+        ("Cannot plan the network input: %s", err), (NULL));
+    return GST_FLOW_ERROR;
+  }
 }
