@@ -12,24 +12,28 @@
  * @see_also: repvitoverlay, repvitjson
  *
  * Runs a YOLO11 detector with a RepViT backbone on the CPU and attaches the
- * detections of each frame as a #GstRepvitDetectionMeta (and, unless
- * #GstRepvitYolo:attach-roi-meta is %FALSE, one
- * #GstVideoRegionOfInterestMeta per detection with a "detection" parameter
- * structure holding `label_id` (int), `label`, `confidence` and the normalized box
- * `x_min`, `y_min`, `x_max`, `y_max`). The pixels are never changed: the
- * frame is mapped read-only and the buffer passes through.
+ * detections of each frame as a #GstRepvitDetectionMeta and, unless
+ * #GstRepvitYolo:attach-roi-meta is %FALSE, one #GstVideoRegionOfInterestMeta
+ * per detection whose "detection" parameter structure holds DL Streamer's
+ * fields: `label_id` (int), `label`, `confidence` and the normalized box
+ * `x_min`, `y_min`, `x_max`, `y_max`. The pixels are never changed: the frame
+ * is mapped read-only and the buffer passes through.
  *
  * With #GstRepvitYolo:inference-interval N the network runs on every Nth
- * frame; the frames between, and frames that arrive late in a live
- * pipeline when QoS is enabled, carry the last detections marked stale. No
- * buffer is ever dropped.
+ * frame; the frames between, and frames that arrive late when QoS is
+ * enabled, carry the last detections marked stale. No buffer is ever dropped.
+ * In a live pipeline the inference time is added to the reported latency.
+ *
+ * The model is loaded when the element starts; elements of one process that
+ * name the same file share the loaded weights (see
+ * #GstRepvitYolo:model-info), each with its own working memory.
  *
  * ## Example launch line
  * |[
  * gst-launch-1.0 v4l2src ! videoconvert ! repvityolo model=shapes.safetensors ! repvitoverlay ! videoconvert ! autovideosink
  * ]| Detects objects in a camera stream and draws the boxes.
  * |[
- * gst-launch-1.0 filesrc location=in.mp4 ! decodebin ! repvityolo model=yolo.safetensors labels=coco.txt classes=person,car conf-threshold=0.4 ! repvitjson ! fakesink
+ * gst-launch-1.0 filesrc location=in.mp4 ! decodebin ! videoconvert ! repvityolo model=yolo.safetensors labels=coco.txt classes=person,car conf-threshold=0.4 ! repvitjson ! fakesink
  * ]| Keeps only people and cars.
  */
 
