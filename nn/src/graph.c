@@ -130,7 +130,7 @@ conv (rv_graph *g, const rv_conv *cv, rv_tensor x, rv_tensor y,
 {
   assert (x.c == cv->cin && y.c == cv->cout);
   assert (y.h == (x.h - 1) / cv->stride + 1 && y.w == (x.w - 1) / cv->stride + 1);
-  size_t sf = rv_conv_scratch (cv, y.h, y.w);
+  size_t sf = rv_conv_scratch (cv, x.w, y.h, y.w, g->nt);
   rv_tensor s = sf ? t_new (g, 1, 1, (int) sf) : (rv_tensor) { 0 };
   g->macs += (double) cv->cout * (cv->cin / cv->groups) * cv->k * cv->k
       * y.h * y.w;
@@ -146,6 +146,18 @@ conv_new (rv_graph *g, const rv_conv *cv, rv_tensor x)
       (x.w - 1) / cv->stride + 1);
   conv (g, cv, x, y, NULL);
   return y;
+}
+
+/* y = x + c1(c0(x)), 1x1 convs */
+static void
+ffn (rv_graph *g, const rv_conv *c0, const rv_conv *c1, rv_tensor x,
+    rv_tensor y)
+{
+  rv_tensor s = t_new (g, 1, 1, (int) rv_ffn_scratch (c0, x.h * x.w, g->nt));
+  g->macs += (double) (c0->cout * c0->cin + c1->cout * c1->cin) * x.h * x.w;
+  if (g->base)
+    rv_ffn (c0, c1, x, y, s.d, g->nt);
+  t_free (g, &s);
 }
 
 static rv_tensor
@@ -164,10 +176,8 @@ block (rv_graph *g, const rv_block *b, rv_tensor x, const rv_tensor *dst)
     t_free (g, &t);
     t = u;
   }
-  rv_tensor h = conv_new (g, &b->ffn0, t);
   rv_tensor y = dst ? *dst : t_new (g, t.c, t.h, t.w);
-  conv (g, &b->ffn1, h, y, &t);
-  t_free (g, &h);
+  ffn (g, &b->ffn0, &b->ffn1, t, y);
   t_free (g, &t);
   return y;
 }
@@ -229,9 +239,7 @@ psa_block (rv_graph *g, const rv_psa *a, rv_tensor x)
   rv_tensor x1 = t_new (g, x.c, x.h, x.w);
   conv (g, &a->proj, at, x1, &x);
   t_free (g, &at);
-  rv_tensor f = conv_new (g, &a->ffn0, x1);
-  conv (g, &a->ffn1, f, x, &x1);
-  t_free (g, &f);
+  ffn (g, &a->ffn0, &a->ffn1, x1, x);
   t_free (g, &x1);
 }
 
@@ -360,7 +368,7 @@ rv_graph_macs (const rv_model *m, int w, int h)
 {
   if (!m || w <= 0 || h <= 0 || w % 32 || h % 32)
     return 0;
-  rv_graph g = { .m = m, .in_w = w, .in_h = h };
+  rv_graph g = { .m = m, .in_w = w, .in_h = h, .nt = 1 };
   forward (&g);
   return g.macs;
 }
@@ -397,7 +405,17 @@ rv_ctx_set_threads (rv_ctx *ctx, int n_threads)
 {
   if (n_threads <= 0)
     n_threads = (int) sysconf (_SC_NPROCESSORS_ONLN);
-  ctx->nt = n_threads > 0 ? n_threads : 1;
+  if (n_threads < 1)
+    n_threads = 1;
+  int old = ctx->nt, w = ctx->in_w, h = ctx->in_h;
+  ctx->nt = n_threads;
+  if (ctx->arena && n_threads != old) {   /* the kernels' scratch depends on nt */
+    ctx->in_w = 0;
+    if (rv_ctx_set_input_size (ctx, w, h, NULL, 0) != RV_OK) {
+      ctx->nt = old;            /* the current arena still fits the old count */
+      ctx->in_w = w;
+    }
+  }
 }
 
 rv_status
@@ -411,7 +429,7 @@ rv_ctx_set_input_size (rv_ctx *ctx, int in_w, int in_h, char *err,
         MAX_INPUT);
   if (ctx->arena && ctx->in_w == in_w && ctx->in_h == in_h)
     return RV_OK;
-  rv_graph g = { .m = ctx->model, .in_w = in_w, .in_h = in_h };
+  rv_graph g = { .m = ctx->model, .in_w = in_w, .in_h = in_h, .nt = ctx->nt };
   forward (&g);
   char *arena = aligned_alloc (ARENA_ALIGN, g.peak);
   if (!arena)

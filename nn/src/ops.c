@@ -1,10 +1,14 @@
-/* ops.c — portable reference kernels; see ops.h. */
+/* ops.c — portable reference kernels (C + OpenBLAS) and the choice of the
+ * kernel table; see ops.h. */
 #include "ops.h"
 
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <threads.h>
 
 #define IM2COL_TILE (1u << 19)    /* floats per im2col tile (2 MiB) */
 
@@ -121,9 +125,10 @@ im2col_rows (const rv_conv *cv, int h_out, int w_out)
   return rows < 1 ? 1 : rows > (size_t) h_out ? h_out : (int) rows;
 }
 
-size_t
-rv_conv_scratch (const rv_conv *cv, int h_out, int w_out)
+static size_t
+conv_scratch (const rv_conv *cv, int w_in, int h_out, int w_out, int nt)
 {
+  (void) w_in, (void) nt;
   if (cv->groups != 1 || (cv->k == 1 && cv->stride == 1))
     return 0;
   return (size_t) cv->cin * cv->k * cv->k * w_out * im2col_rows (cv, h_out, w_out);
@@ -203,8 +208,8 @@ conv_dw3x3 (const rv_conv *cv, rv_tensor x, rv_tensor y, const rv_tensor *res,
   }
 }
 
-void
-rv_conv2d (const rv_conv *cv, rv_tensor x, rv_tensor y, const rv_tensor *res,
+static void
+conv2d (const rv_conv *cv, rv_tensor x, rv_tensor y, const rv_tensor *res,
     float *scratch, int nt)
 {
   if (cv->groups != 1)
@@ -215,33 +220,57 @@ rv_conv2d (const rv_conv *cv, rv_tensor x, rv_tensor y, const rv_tensor *res,
     conv_im2col (cv, x, y, res, scratch, nt);
 }
 
+static size_t
+ffn_scratch (const rv_conv *c0, int n, int nt)
+{
+  (void) nt;
+  return (size_t) c0->cout * n;
+}
+
+/* The hidden activation goes through the scratch. */
+static void
+ffn (const rv_conv *c0, const rv_conv *c1, rv_tensor x, rv_tensor y,
+    float *scratch, int nt)
+{
+  rv_tensor h = { scratch, c0->cout, x.h, x.w, (size_t) x.h * x.w, 0, 0 };
+  conv_1x1 (c0, x, h, NULL, nt);
+  conv_1x1 (c1, h, y, &x, nt);
+}
+
 void
-rv_squeeze_excite (const rv_se *se, rv_tensor x, float *scratch, int nt)
+rv_se_gate (const rv_se *se, float *scratch)
 {
   float *mean = scratch, *hid = scratch + se->c;
-  const int n = x.h * x.w;
-#pragma omp parallel for num_threads(nt) schedule(static)
-  for (int c = 0; c < se->c; c++) {
-    double sum = 0;
-    for (int i = 0; i < n; i++)
-      sum += x.d[c * x.cs + i];
-    mean[c] = (float) (sum / n);
-  }
   for (int r = 0; r < se->r; r++) {
     float v = se->b1[r];
     for (int c = 0; c < se->c; c++)
       v += se->w1[(size_t) r * se->c + c] * mean[c];
     hid[r] = v > 0.0f ? v : 0.0f;
   }
-#pragma omp parallel for num_threads(nt) schedule(static)
   for (int c = 0; c < se->c; c++) {
     float v = se->b2[c];
     for (int r = 0; r < se->r; r++)
       v += se->w2[(size_t) c * se->r + r] * hid[r];
-    float g = 1.0f / (1.0f + fast_expf (-v));
-    for (int i = 0; i < n; i++)
-      x.d[c * x.cs + i] *= g;
+    mean[c] = 1.0f / (1.0f + fast_expf (-v));
   }
+}
+
+static void
+squeeze_excite (const rv_se *se, rv_tensor x, float *scratch, int nt)
+{
+  const int n = x.h * x.w;
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int c = 0; c < se->c; c++) {
+    double sum = 0;
+    for (int i = 0; i < n; i++)
+      sum += x.d[c * x.cs + i];
+    scratch[c] = (float) (sum / n);
+  }
+  rv_se_gate (se, scratch);
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int c = 0; c < se->c; c++)
+    for (int i = 0; i < n; i++)
+      x.d[c * x.cs + i] *= scratch[c];
 }
 
 void
@@ -349,4 +378,41 @@ rv_dfl_decode (rv_tensor box, float stride, float *out, int anchors, int a0,
     o[(size_t) 2 * anchors] = (x2 - x1) * stride;
     o[(size_t) 3 * anchors] = (y2 - y1) * stride;
   }
+}
+
+/* ---- kernel table --------------------------------------------------------- */
+
+const rv_kernels rv_kernels_portable = {
+  .name = "portable", .conv_scratch = conv_scratch, .conv2d = conv2d,
+  .ffn_scratch = ffn_scratch, .ffn = ffn, .squeeze_excite = squeeze_excite,
+};
+
+static const rv_kernels *active;
+
+static void
+choose_kernels (void)
+{
+  const char *force = getenv ("RV_FORCE_PORTABLE"), *log = getenv ("RV_LOG");
+  active = &rv_kernels_portable;
+#if RV_HAVE_X86_KERNELS
+  __builtin_cpu_init ();
+  if (force && *force && *force != '0')
+    ;
+  else if (__builtin_cpu_supports ("avx512f"))
+    active = &rv_kernels_avx512;
+  else if (__builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma"))
+    active = &rv_kernels_avx2;
+#else
+  (void) force;
+#endif
+  if (log && *log && *log != '0')
+    fprintf (stderr, "repvit: %s kernels\n", active->name);
+}
+
+const rv_kernels *
+rv_kernels_active (void)
+{
+  static once_flag once = ONCE_FLAG_INIT;
+  call_once (&once, choose_kernels);
+  return active;
 }

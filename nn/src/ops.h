@@ -1,5 +1,8 @@
 /* ops.h — internal: the kernels. NCHW, batch 1, f32. Each op is one function;
- * nt is the number of threads for our loops (OpenBLAS is set per forward). */
+ * nt is the number of threads for our loops. The convolutions go through a
+ * table of kernels chosen once for this CPU (ops.c: portable C + OpenBLAS;
+ * ops_simd.c: AVX-512, AVX2); RV_FORCE_PORTABLE=1 keeps the portable one and
+ * RV_LOG=1 prints the choice. */
 #ifndef RV_OPS_H
 #define RV_OPS_H
 
@@ -12,14 +15,65 @@ typedef struct {
   size_t off, bytes;          /* arena allocation; bytes = 0 for a view */
 } rv_tensor;
 
-/* Floats of scratch rv_conv2d needs for this output size (im2col tile). */
-size_t rv_conv_scratch (const rv_conv *cv, int h_out, int w_out);
-/* y = act(conv(x) + b) (+ res): 1x1 as one GEMM, k x k as im2col tiles +
- * GEMM, depthwise 3x3 direct. y must not alias x or res. */
-void rv_conv2d (const rv_conv *cv, rv_tensor x, rv_tensor y,
-    const rv_tensor *res, float *scratch, int nt);
-/* In place; scratch holds c + r floats. */
-void rv_squeeze_excite (const rv_se *se, rv_tensor x, float *scratch, int nt);
+typedef struct {
+  const char *name;
+  /* Floats of scratch conv2d needs for an input of width w_in. */
+  size_t (*conv_scratch) (const rv_conv *cv, int w_in, int h_out, int w_out,
+      int nt);
+  /* y = act(conv(x) + b) (+ res). y must not alias x or res. */
+  void (*conv2d) (const rv_conv *cv, rv_tensor x, rv_tensor y,
+      const rv_tensor *res, float *scratch, int nt);
+  /* Floats of scratch ffn needs for n pixels. */
+  size_t (*ffn_scratch) (const rv_conv *c0, int n, int nt);
+  /* Residual FFN of two 1x1 convs: y = x + c1(c0(x)). */
+  void (*ffn) (const rv_conv *c0, const rv_conv *c1, rv_tensor x, rv_tensor y,
+      float *scratch, int nt);
+  /* Squeeze-excite in place; scratch holds c + r floats. */
+  void (*squeeze_excite) (const rv_se *se, rv_tensor x, float *scratch, int nt);
+} rv_kernels;
+
+extern const rv_kernels rv_kernels_portable;
+#if defined(__x86_64__) || defined(__i386__)
+#define RV_HAVE_X86_KERNELS 1
+extern const rv_kernels rv_kernels_avx2, rv_kernels_avx512;
+#endif
+/* The table for this CPU, chosen on the first call. */
+const rv_kernels *rv_kernels_active (void);
+
+static inline size_t
+rv_conv_scratch (const rv_conv *cv, int w_in, int h_out, int w_out, int nt)
+{
+  return rv_kernels_active ()->conv_scratch (cv, w_in, h_out, w_out, nt);
+}
+
+static inline void
+rv_conv2d (const rv_conv *cv, rv_tensor x, rv_tensor y, const rv_tensor *res,
+    float *scratch, int nt)
+{
+  rv_kernels_active ()->conv2d (cv, x, y, res, scratch, nt);
+}
+
+static inline size_t
+rv_ffn_scratch (const rv_conv *c0, int n, int nt)
+{
+  return rv_kernels_active ()->ffn_scratch (c0, n, nt);
+}
+
+static inline void
+rv_ffn (const rv_conv *c0, const rv_conv *c1, rv_tensor x, rv_tensor y,
+    float *scratch, int nt)
+{
+  rv_kernels_active ()->ffn (c0, c1, x, y, scratch, nt);
+}
+static inline void
+rv_squeeze_excite (const rv_se *se, rv_tensor x, float *scratch, int nt)
+{
+  rv_kernels_active ()->squeeze_excite (se, x, scratch, nt);
+}
+
+/* The squeeze-excite gate: scratch[0 .. c) holds the channel means on entry,
+ * sigmoid(fc2(relu(fc1(means)))) on return; scratch holds c + r floats. */
+void rv_se_gate (const rv_se *se, float *scratch);
 /* 5x5, stride 1, padding 2 (padding never wins). */
 void rv_maxpool5 (rv_tensor x, rv_tensor y, int nt);
 /* Nearest-neighbour x2. */

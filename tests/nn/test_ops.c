@@ -1,6 +1,7 @@
 /* Every kernel of nn/src/ops.c against a naive double-precision reference,
  * on odd sizes, every activation, residual and strided views, with 1 and 3
- * threads. Prints the failing case. */
+ * threads; the table kernels (convolutions, FFN, squeeze-excite) once per
+ * table this CPU runs: portable, AVX2, AVX-512. Prints the failing case. */
 #include "ops.h"
 
 #include <math.h>
@@ -10,6 +11,7 @@
 
 static int failures;
 static unsigned rng = 1;
+static const rv_kernels *kern;  /* the table under test */
 
 static float
 frand (float lo, float hi)
@@ -92,13 +94,13 @@ conv_case (int cin, int cout, int k, int s, int groups, int h, int w,
   rv_tensor tx = { x, cin, h, w, (size_t) h * w, 0, 0 };
   rv_tensor ty = { y, cout, ho, wo, cs, 0, 0 };
   rv_tensor tr = { res, cout, ho, wo, (size_t) ho * wo, 0, 0 };
-  size_t sf = rv_conv_scratch (&cv, ho, wo);
+  size_t sf = kern->conv_scratch (&cv, w, ho, wo, nt);
   float *scratch = sf ? malloc (sf * sizeof *scratch) : NULL;
-  rv_conv2d (&cv, tx, ty, res ? &tr : NULL, scratch, nt);
+  kern->conv2d (&cv, tx, ty, res ? &tr : NULL, scratch, nt);
   char what[160];
-  snprintf (what, sizeof what, "conv cin %d cout %d k %d s %d groups %d %dx%d "
-      "act %d res %d cs+%d threads %d", cin, cout, k, s, groups, h, w, act,
-      with_res, extra_cs, nt);
+  snprintf (what, sizeof what, "%s conv cin %d cout %d k %d s %d groups %d "
+      "%dx%d act %d res %d cs+%d threads %d", kern->name, cin, cout, k, s,
+      groups, h, w, act, with_res, extra_cs, nt);
   check (what, y, cs, ref, cout, (size_t) ho * wo, 2e-5);
   free (x), free (wt), free (b), free (y), free (res), free (ref), free (scratch);
 }
@@ -115,16 +117,18 @@ activation_range (rv_act act)
     ref[i] = act_ref (x[i], act);
   }
   rv_conv cv = { 1, 1, 1, 1, 1, act, &one, &zero };
-  rv_conv2d (&cv, (rv_tensor) { x, 1, 1, N, N, 0, 0 },
-      (rv_tensor) { y, 1, 1, N, N, 0, 0 }, NULL, NULL, 2);
+  float *scratch = malloc (kern->conv_scratch (&cv, N, 1, N, 2) * sizeof *scratch + 1);
+  kern->conv2d (&cv, (rv_tensor) { x, 1, 1, N, N, 0, 0 },
+      (rv_tensor) { y, 1, 1, N, N, 0, 0 }, NULL, scratch, 2);
   double err = 0;
   for (int i = 0; i < N; i++)
     err = fmax (err, fabs (y[i] - ref[i]) / fmax (1, fabs (ref[i])));
   if (!(err <= 2e-6)) {
-    printf ("FAIL activation %d over [-100, 100]: relative error %.3g\n", act, err);
+    printf ("FAIL %s activation %d over [-100, 100]: relative error %.3g\n",
+        kern->name, act, err);
     failures++;
   }
-  free (x), free (y), free (ref);
+  free (x), free (y), free (ref), free (scratch);
 }
 
 static void
@@ -185,12 +189,51 @@ se_case (int c, int r, int h, int w, int nt)
       ref[(size_t) i * n + j] = x[(size_t) i * n + j] / (1 + exp (-v));
   }
   rv_se se = { c, r, w1, b1, w2, b2 };
-  rv_squeeze_excite (&se, (rv_tensor) { x, c, h, w, (size_t) n, 0, 0 }, scratch, nt);
-  char what[64];
-  snprintf (what, sizeof what, "squeeze-excite c %d r %d %dx%d", c, r, h, w);
+  kern->squeeze_excite (&se, (rv_tensor) { x, c, h, w, (size_t) n, 0, 0 }, scratch, nt);
+  char what[96];
+  snprintf (what, sizeof what, "%s squeeze-excite c %d r %d %dx%d threads %d",
+      kern->name, c, r, h, w, nt);
   check (what, x, (size_t) n, ref, c, (size_t) n, 1e-5);
   free (x), free (w1), free (b1), free (w2), free (b2), free (scratch), free (ref),
       free (mean), free (hid);
+}
+
+/* y = x + c1(act0(c0(x))) with 1x1 convs; y has a channel stride of its own. */
+static void
+ffn_case (int c, int hidden, int h, int w, rv_act act0, int nt)
+{
+  int n = h * w;
+  size_t ys = (size_t) n + 5;
+  float *x = rand_buf ((size_t) c * n, -2, 2), *y = rand_buf (ys * c, -9, 9);
+  float *w0 = rand_buf ((size_t) hidden * c, -1, 1), *b0 = rand_buf (hidden, -0.5f, 0.5f);
+  float *w1 = rand_buf ((size_t) c * hidden, -1, 1), *b1 = rand_buf (c, -0.5f, 0.5f);
+  for (int i = 0; i < hidden * c; i++)
+    w0[i] /= sqrtf ((float) c), w1[i] /= sqrtf ((float) hidden);
+  double *hid = malloc ((size_t) hidden * n * sizeof *hid), *ref = malloc ((size_t) c * n * sizeof *ref);
+  for (int o = 0; o < hidden; o++)
+    for (int j = 0; j < n; j++) {
+      double acc = b0[o];
+      for (int i = 0; i < c; i++)
+        acc += (double) w0[(size_t) o * c + i] * x[(size_t) i * n + j];
+      hid[(size_t) o * n + j] = act_ref (acc, act0);
+    }
+  for (int o = 0; o < c; o++)
+    for (int j = 0; j < n; j++) {
+      double acc = b1[o];
+      for (int i = 0; i < hidden; i++)
+        acc += w1[(size_t) o * hidden + i] * hid[(size_t) i * n + j];
+      ref[(size_t) o * n + j] = acc + x[(size_t) o * n + j];
+    }
+  rv_conv c0 = { c, hidden, 1, 1, 1, act0, w0, b0 }, c1 = { hidden, c, 1, 1, 1, RV_ACT_NONE, w1, b1 };
+  float *scratch = malloc (kern->ffn_scratch (&c0, n, nt) * sizeof *scratch + 1);
+  kern->ffn (&c0, &c1, (rv_tensor) { x, c, h, w, (size_t) n, 0, 0 },
+      (rv_tensor) { y, c, h, w, ys, 0, 0 }, scratch, nt);
+  char what[96];
+  snprintf (what, sizeof what, "%s ffn c %d hidden %d %dx%d act %d threads %d",
+      kern->name, c, hidden, h, w, act0, nt);
+  check (what, y, ys, ref, c, (size_t) n, 2e-5);
+  free (x), free (y), free (w0), free (b0), free (w1), free (b1), free (hid), free (ref),
+      free (scratch);
 }
 
 static void
@@ -280,11 +323,10 @@ dfl_case (int h, int w, int nt)
   free (box), free (out), free (ref);
 }
 
-int
-main (void)
+/* The table kernels: convolutions, FFN, squeeze-excite. */
+static void
+table_cases (const rv_act *acts)
 {
-  static const rv_act acts[] = { RV_ACT_NONE, RV_ACT_SILU, RV_ACT_GELU,
-    RV_ACT_RELU, RV_ACT_SIGMOID };
   for (int t = 1; t <= 3; t += 2) {
     for (int a = 0; a < 5; a++) {
       conv_case (24, 40, 1, 1, 1, 13, 17, acts[a], a % 2, 0, t);   /* GEMM */
@@ -292,24 +334,57 @@ main (void)
       conv_case (6, 8, 3, 2, 1, 9, 11, acts[a], 0, 0, t);
       conv_case (9, 9, 3, 1, 9, 7, 9, acts[a], a % 2, 0, t);       /* depthwise */
       conv_case (9, 9, 3, 2, 9, 7, 10, acts[a], 0, 0, t);
+      conv_case (21, 21, 3, 1, 21, 9, 37, acts[a], a % 2, 0, t);   /* SIMD tails */
+      conv_case (19, 3, 1, 1, 1, 7, 101, acts[a], a % 2, 0, t);
     }
     conv_case (16, 12, 1, 1, 1, 5, 6, RV_ACT_SIGMOID, 0, 37, t);   /* strided output */
     conv_case (64, 24, 3, 1, 1, 40, 128, RV_ACT_SILU, 1, 0, t);    /* im2col tiles */
     conv_case (3, 8, 3, 2, 1, 64, 64, RV_ACT_GELU, 0, 0, t);       /* stem */
+    conv_case (96, 200, 1, 1, 1, 20, 20, RV_ACT_SILU, 1, 0, t);    /* channel split */
     conv_case (4, 4, 3, 1, 4, 1, 1, RV_ACT_NONE, 1, 0, t);         /* 1x1 image */
     conv_case (4, 4, 3, 2, 4, 1, 2, RV_ACT_NONE, 0, 0, t);
     conv_case (4, 4, 3, 2, 4, 2, 3, RV_ACT_NONE, 0, 0, t);
     conv_case (4, 6, 3, 1, 1, 1, 1, RV_ACT_SILU, 0, 0, t);
+    ffn_case (16, 32, 9, 13, RV_ACT_GELU, t);
+    ffn_case (40, 80, 20, 21, RV_ACT_SILU, t);
+    ffn_case (8, 16, 1, 3, RV_ACT_GELU, t);
+    se_case (48, 16, 5, 7, t);
+    se_case (24, 8, 9, 17, t);
+  }
+  for (int a = 1; a < 5; a++)
+    activation_range (acts[a]);
+}
+
+int
+main (void)
+{
+  static const rv_act acts[] = { RV_ACT_NONE, RV_ACT_SILU, RV_ACT_GELU,
+    RV_ACT_RELU, RV_ACT_SIGMOID };
+  kern = &rv_kernels_portable;
+  table_cases (acts);
+#if RV_HAVE_X86_KERNELS
+  __builtin_cpu_init ();
+  if (__builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma")) {
+    kern = &rv_kernels_avx2;
+    table_cases (acts);
+  } else {
+    printf ("no AVX2 here: its kernels are not tested\n");
+  }
+  if (__builtin_cpu_supports ("avx512f")) {
+    kern = &rv_kernels_avx512;
+    table_cases (acts);
+  } else {
+    printf ("no AVX-512 here: its kernels are not tested\n");
+  }
+#endif
+  for (int t = 1; t <= 3; t += 2) {
     pool_upsample_case (3, 1, 1, t);
     pool_upsample_case (5, 3, 4, t);
     pool_upsample_case (4, 7, 9, t);
-    se_case (48, 16, 5, 7, t);
     attention_case (2, 8, 16, 5, 6, t);
     attention_case (1, 32, 64, 4, 4, t);
     dfl_case (5, 7, t);
   }
-  for (int a = 1; a < 5; a++)
-    activation_range (acts[a]);
   printf ("%s\n", failures ? "some kernels FAILED" : "all kernels match");
   return failures != 0;
 }

@@ -1,0 +1,511 @@
+/* ops_simd.c — SIMD kernels, built once per instruction set (meson: RV_ISA_NAME
+ * avx512 with -mavx512f -mfma, avx2 with -mavx2 -mfma); ops.c picks one table
+ * at init. The portable kernels of ops.c are the reference these are tested
+ * against (tests/nn/test-ops).
+ *
+ * Convolutions are GEMMs on register tiles of MR output channels x NR pixels:
+ * the B panel (input pixels x NR, im2col'ed on the fly for k x k convs) is
+ * packed per thread into the scratch, the weights are read in place, and the
+ * bias, activation and residual are applied to the tile in registers, so each
+ * output is written once. The residual FFN x + c1(act(c0(x))) runs both GEMMs
+ * on one column chunk without writing the hidden activation out. */
+#include "ops.h"
+
+#include <immintrin.h>
+#include <omp.h>
+#include <string.h>
+
+#if defined(__AVX512F__)
+#define VL 16
+#define MR 8
+#define NV 3
+typedef __m512 vf;
+#define vload _mm512_loadu_ps
+#define vstore _mm512_storeu_ps
+#define vset1 _mm512_set1_ps
+#define vmax _mm512_max_ps
+#define vmin _mm512_min_ps
+#define vfma _mm512_fmadd_ps
+#define vround(x) _mm512_roundscale_ps (x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+#define vexp2i(n) _mm512_castsi512_ps (_mm512_slli_epi32 (_mm512_add_epi32 ( \
+      _mm512_cvtps_epi32 (n), _mm512_set1_epi32 (127)), 23))
+/* the first m lanes of p, zeros after; the rest of p is not touched */
+#define vload_m(p, m) _mm512_maskz_loadu_ps ((__mmask16) ((1u << (m)) - 1), p)
+/* the even lanes of a then b: p[0], p[2], ... p[2 VL - 2] from two loads */
+#define veven(a, b) _mm512_permutex2var_ps (a, _mm512_setr_epi32 (0, 2, 4, 6, 8, \
+      10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30), b)
+#define vstore_m(p, v, m) _mm512_mask_storeu_ps (p, (__mmask16) ((1u << (m)) - 1), v)
+#else
+#define VL 8
+#define MR 6
+#define NV 2
+typedef __m256 vf;
+#define vload _mm256_loadu_ps
+#define vstore _mm256_storeu_ps
+#define vset1 _mm256_set1_ps
+#define vmax _mm256_max_ps
+#define vmin _mm256_min_ps
+#define vfma _mm256_fmadd_ps
+#define vround(x) _mm256_round_ps (x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+#define vexp2i(n) _mm256_castsi256_ps (_mm256_slli_epi32 (_mm256_add_epi32 ( \
+      _mm256_cvtps_epi32 (n), _mm256_set1_epi32 (127)), 23))
+static inline __m256i
+lanes (int m)
+{
+  return _mm256_cmpgt_epi32 (_mm256_set1_epi32 (m), _mm256_setr_epi32 (0, 1, 2, 3, 4, 5, 6, 7));
+}
+#define vload_m(p, m) _mm256_maskload_ps (p, lanes (m))
+#define veven(a, b) _mm256_castpd_ps (_mm256_permute4x64_pd (_mm256_castps_pd ( \
+      _mm256_shuffle_ps (a, b, _MM_SHUFFLE (2, 0, 2, 0))), _MM_SHUFFLE (3, 1, 2, 0)))
+#define vstore_m(p, v, m) _mm256_maskstore_ps (p, lanes (m), v)
+#endif
+#define NR (NV * VL)
+#define K_BLOCK 128
+#define CHUNK_BYTES (256 << 10)   /* packed B per thread: about a quarter of L2 */
+
+/* ---- activations -------------------------------------------------------- */
+
+/* exp (Cephes expf): 2^n e^r, |r| <= ln2 / 2; a few ulp. */
+static inline vf
+v_exp (vf x)
+{
+  x = vmin (vmax (x, vset1 (-87.3f)), vset1 (88.3f));
+  vf n = vround (x * vset1 (1.44269504088896341f));
+  vf r = vfma (n, vset1 (-0.693359375f), x);
+  r = vfma (n, vset1 (2.12194440e-4f), r);
+  vf p = vset1 (1.9875691500e-4f);
+  p = vfma (p, r, vset1 (1.3981999507e-3f));
+  p = vfma (p, r, vset1 (8.3334519073e-3f));
+  p = vfma (p, r, vset1 (4.1665795894e-2f));
+  p = vfma (p, r, vset1 (1.6666665459e-1f));
+  p = vfma (p, r, vset1 (5.0000001201e-1f));
+  p = vfma (p, r * r, r + vset1 (1.0f));
+  return p * vexp2i (n);
+}
+
+/* erf as a rational function on [-4, 4] (Eigen's float erf), beyond +-1. */
+static inline vf
+v_erf (vf x)
+{
+  x = vmin (vmax (x, vset1 (-4.0f)), vset1 (4.0f));
+  vf x2 = x * x;
+  vf p = vset1 (-2.72614225801306e-10f);
+  p = vfma (p, x2, vset1 (2.77068142495902e-08f));
+  p = vfma (p, x2, vset1 (-2.10102402082508e-06f));
+  p = vfma (p, x2, vset1 (-5.69250639462346e-05f));
+  p = vfma (p, x2, vset1 (-7.34990630326855e-04f));
+  p = vfma (p, x2, vset1 (-2.95459980854025e-03f));
+  p = vfma (p, x2, vset1 (-1.60960333262415e-02f));
+  vf q = vset1 (-1.45660718464996e-05f);
+  q = vfma (q, x2, vset1 (-2.13374055278905e-04f));
+  q = vfma (q, x2, vset1 (-1.68282697438203e-03f));
+  q = vfma (q, x2, vset1 (-7.37332916720468e-03f));
+  q = vfma (q, x2, vset1 (-1.42647390514189e-02f));
+  return x * p / q;
+}
+
+static inline vf
+v_act (vf v, rv_act act)
+{
+  switch (act) {
+    case RV_ACT_NONE:
+      return v;
+    case RV_ACT_RELU:
+      return vmax (v, vset1 (0.0f));
+    case RV_ACT_SILU:
+      return v / (vset1 (1.0f) + v_exp (-v));
+    case RV_ACT_GELU:
+      return vset1 (0.5f) * v * (vset1 (1.0f) + v_erf (v * vset1 (0.70710678118654752f)));
+    case RV_ACT_SIGMOID:
+      return vset1 (1.0f) / (vset1 (1.0f) + v_exp (-v));
+  }
+  return v;
+}
+
+static inline void
+store_n (float *p, vf v, int n)
+{
+  if (n == VL)
+    vstore (p, v);
+  else
+    vstore_m (p, v, n);
+}
+
+static inline vf
+load_n (const float *p, int n)
+{
+  return n == VL ? vload (p) : vload_m (p, n);
+}
+
+/* ---- GEMM tile ---------------------------------------------------------- */
+
+typedef struct {
+  const float *a[MR];         /* weight rows, k contiguous */
+  float bias[MR];
+  float *c[MR];               /* output rows; NULL past the last channel */
+  const float *res[MR];       /* residual rows or NULL */
+} rv_tile;
+
+/* c = act(a . bp + bias) (+ res) for n <= NR columns of the packed panel bp
+ * (K x NR). */
+static void
+tile (const rv_tile *t, int K, const float *bp, rv_act act, int n)
+{
+  vf acc[MR][NV], sum[MR][NV];
+  for (int r = 0; r < MR; r++)
+    for (int j = 0; j < NV; j++)
+      sum[r][j] = vset1 (t->bias[r]);
+  const float *a0 = t->a[0], *a1 = t->a[1], *a2 = t->a[2], *a3 = t->a[3],
+      *a4 = t->a[4], *a5 = t->a[5];
+#if MR == 8
+  const float *a6 = t->a[6], *a7 = t->a[7];
+#endif
+  /* blocks of K_BLOCK products summed apart keep long sums accurate */
+  for (int k0 = 0; k0 < K; k0 += K_BLOCK) {
+    int k1 = K - k0 < K_BLOCK ? K : k0 + K_BLOCK;
+    for (int r = 0; r < MR; r++)
+      for (int j = 0; j < NV; j++)
+        acc[r][j] = vset1 (0.0f);
+    for (int k = k0; k < k1; k++, bp += NR) {
+      vf b[NV];
+      for (int j = 0; j < NV; j++)
+        b[j] = vload (bp + j * VL);
+#define ROW(r) for (int j = 0; j < NV; j++) acc[r][j] = vfma (vset1 (a##r[k]), b[j], acc[r][j]);
+      ROW (0) ROW (1) ROW (2) ROW (3) ROW (4) ROW (5)
+#if MR == 8
+      ROW (6) ROW (7)
+#endif
+#undef ROW
+    }
+    for (int r = 0; r < MR; r++)
+      for (int j = 0; j < NV; j++)
+        sum[r][j] = sum[r][j] + acc[r][j];
+  }
+  for (int r = 0; r < MR && t->c[r]; r++)
+    for (int j = 0, left = n; j < NV && left > 0; j++, left -= VL) {
+      int m = left < VL ? left : VL;
+      vf v = v_act (sum[r][j], act);
+      if (t->res[r])
+        v = v + load_n (t->res[r] + j * VL, m);
+      store_n (t->c[r] + j * VL, v, m);
+    }
+}
+
+/* Runs the tiles of output channels [m0, m1) against a chunk of packed panels
+ * covering columns [n0, n0 + n) of an output whose rows are at y (stride ys,
+ * plus n0) or, when pack_out, into packed panels (rows of NR floats). */
+static void
+gemm_chunk (const rv_conv *cv, int K, const float *bp, int m0, int m1, int n,
+    float *y, size_t ys, int n0, const rv_tensor *res, int pack_out)
+{
+  for (int mb = m0; mb < m1; mb += MR) {
+    rv_tile t;
+    for (int r = 0; r < MR; r++) {
+      int m = mb + r < m1 ? mb + r : m1 - 1;
+      t.a[r] = cv->w + (size_t) m * K;
+      t.bias[r] = cv->b[m];
+    }
+    for (int p = 0; p < n; p += NR) {
+      for (int r = 0; r < MR; r++) {
+        int m = mb + r;
+        t.c[r] = m >= m1 ? NULL : pack_out ? y + (size_t) p * ys + (size_t) m * NR
+            : y + (size_t) m * ys + n0 + p;
+        t.res[r] = m < m1 && res ? res->d + (size_t) m * res->cs + n0 + p : NULL;
+      }
+      tile (&t, K, bp + (size_t) p * K, cv->act, n - p < NR ? n - p : NR);
+    }
+  }
+}
+
+/* ---- packing ------------------------------------------------------------ */
+
+/* Columns [n0, n0 + n) of a K x N row-major matrix (row stride xs) into panels
+ * of K x NR, zero-padded. */
+static void
+pack_rows (const float *x, size_t xs, int K, int n0, int n, float *bp)
+{
+  for (int p = 0; p < n; p += NR, bp += (size_t) K * NR) {
+    int w = n - p < NR ? n - p : NR;
+    const float *src = x + n0 + p;
+    for (int k = 0; k < K; k++, src += xs)
+      for (int j = 0; j < NV; j++) {
+        int m = w - j * VL < 0 ? 0 : w - j * VL < VL ? w - j * VL : VL;
+        vstore (bp + (size_t) k * NR + j * VL, m == VL ? vload (src + j * VL) : vload_m (src + j * VL, m));
+      }
+  }
+}
+
+/* im2col of output pixels [n0, n0 + n) of a k x k conv into panels. */
+static void
+pack_im2col (const rv_conv *cv, rv_tensor x, int wo, int n0, int n, float *bp)
+{
+  const int k = cv->k, s = cv->stride, pad = k / 2, K = cv->cin * k * k;
+  for (int p = 0; p < n; p += NR, bp += (size_t) K * NR) {
+    int w = n - p < NR ? n - p : NR;
+    for (int r = 0; r < K; r++) {
+      int ci = r / (k * k), ky = r / k % k, kx = r % k;
+      float *dst = bp + (size_t) r * NR;
+      const float *src = x.d + ci * x.cs;
+      for (int j = 0; j < NR;) {
+        int q = n0 + p + j, oy = q / wo, ox = q % wo;
+        int run = j < w ? wo - ox : NR - j;     /* to the end of this output row */
+        if (run > w - j && j < w)
+          run = w - j;
+        int iy = oy * s - pad + ky;
+        if (j >= w || iy < 0 || iy >= x.h) {
+          memset (dst + j, 0, (size_t) run * sizeof *dst);
+        } else {
+          /* ix = (ox + i) s - pad + kx is inside the row for i in [lo, hi) */
+          const float *row = src + (size_t) iy * x.w;
+          int b = ox * s - pad + kx, lo = 0, hi = run;
+          while (lo < run && (ox + lo) * s - pad + kx < 0)
+            lo++;
+          while (hi > lo && (ox + hi - 1) * s - pad + kx >= x.w)
+            hi--;
+          memset (dst + j, 0, (size_t) lo * sizeof *dst);
+          if (s == 1) {
+            memcpy (dst + j + lo, row + b + lo, (size_t) (hi - lo) * sizeof *dst);
+          } else {
+            int i = lo;
+            if (s == 2)
+              for (; i + VL <= hi && b + 2 * (i + VL) <= x.w; i += VL) {
+                const float *q = row + b + 2 * i;
+                vstore (dst + j + i, veven (vload (q), vload (q + VL)));
+              }
+            for (; i < hi; i++)
+              dst[j + i] = row[b + i * s];
+          }
+          memset (dst + j + hi, 0, (size_t) (run - hi) * sizeof *dst);
+        }
+        j += run;
+      }
+    }
+  }
+}
+
+/* ---- work split --------------------------------------------------------- */
+
+/* Column chunk (a multiple of NR) whose packed panels fill about CHUNK_BYTES,
+ * shrunk so that every thread gets a few chunks. */
+static int
+chunk_cols (int K, int N, int nt)
+{
+  int nc = (int) (CHUNK_BYTES / (sizeof (float) * K)) / NR * NR;
+  int fair = (N + 4 * nt - 1) / (4 * nt);
+  fair = (fair + NR - 1) / NR * NR;
+  if (nc > fair)
+    nc = fair;
+  return nc < NR ? NR : nc;
+}
+
+static size_t
+conv_scratch_per_thread (const rv_conv *cv, int h_out, int w_out, int nt)
+{
+  int K = cv->cin * cv->k * cv->k;
+  return (size_t) K * chunk_cols (K, h_out * w_out, nt);
+}
+
+/* Dense conv (1x1 or k x k) as chunked GEMM; threads take chunks of columns,
+ * and halves of the channels when there are too few chunks. */
+static void
+conv_gemm (const rv_conv *cv, rv_tensor x, rv_tensor y, const rv_tensor *res,
+    float *scratch, int nt)
+{
+  const int K = cv->cin * cv->k * cv->k, N = y.h * y.w;
+  const int nc = chunk_cols (K, N, nt), chunks = (N + nc - 1) / nc;
+  const int msplit = chunks >= 2 * nt || cv->cout < 4 * MR ? 1 : nt;
+  const size_t per = (conv_scratch_per_thread (cv, y.h, y.w, nt) + 15) & ~(size_t) 15;
+  const int direct = cv->k == 1 && cv->stride == 1;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+  for (int item = 0; item < chunks * msplit; item++) {
+    int ci = item / msplit, ms = item % msplit;
+    int n0 = ci * nc, n = N - n0 < nc ? N - n0 : nc;
+    int mper = (cv->cout / msplit + MR - 1) / MR * MR;
+    int m0 = ms * mper, m1 = m0 + mper < cv->cout ? m0 + mper : cv->cout;
+    if (m0 >= m1)
+      continue;
+    float *bp = scratch + per * omp_get_thread_num ();
+    if (direct)
+      pack_rows (x.d, x.cs, K, n0, n, bp);
+    else
+      pack_im2col (cv, x, y.w, n0, n, bp);
+    gemm_chunk (cv, K, bp, m0, m1, n, y.d, y.cs, n0, res, 0);
+  }
+}
+
+/* ---- residual FFN --------------------------------------------------------- */
+
+static size_t
+ffn_scratch_per_thread (const rv_conv *c0, int n, int nt)
+{
+  int K = c0->cin + c0->cout;   /* packed input and packed hidden activation */
+  return (size_t) K * chunk_cols (K, n, nt);
+}
+
+/* y = x + c1(c0(x)) for 1x1 convs: per chunk of columns, c0 writes its tiles
+ * straight into packed panels that c1 consumes. */
+static void
+ffn (const rv_conv *c0, const rv_conv *c1, rv_tensor x, rv_tensor y,
+    float *scratch, int nt)
+{
+  const int N = x.h * x.w, K0 = c0->cin, K1 = c0->cout;
+  const int nc = chunk_cols (K0 + K1, N, nt), chunks = (N + nc - 1) / nc;
+  const size_t per = (ffn_scratch_per_thread (c0, N, nt) + 15) & ~(size_t) 15;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+  for (int ci = 0; ci < chunks; ci++) {
+    int n0 = ci * nc, n = N - n0 < nc ? N - n0 : nc;
+    float *bp = scratch + per * omp_get_thread_num (), *hp = bp + (size_t) K0 * nc;
+    pack_rows (x.d, x.cs, K0, n0, n, bp);
+    gemm_chunk (c0, K0, bp, 0, K1, (n + NR - 1) / NR * NR, hp, K1, 0, NULL, 1);
+    gemm_chunk (c1, K1, hp, 0, c1->cout, n, y.d, y.cs, n0, &x, 0);
+  }
+}
+
+/* ---- depthwise 3x3 ------------------------------------------------------ */
+
+/* One output row of a depthwise 3x3 from three zero-padded input rows
+ * (pr[ky][i] = input column i - 1). */
+static void
+dw_row (const float *const pr[3], const float *k, float bias, int s, int wo,
+    rv_act act, float *o)
+{
+  vf w[9];
+  for (int i = 0; i < 9; i++)
+    w[i] = vset1 (k[i]);
+  for (int ox = 0; ox < wo; ox += VL) {
+    vf acc = vset1 (bias);
+    for (int ky = 0; ky < 3; ky++) {
+      const float *p = pr[ky] + ox * s;
+      if (s == 1) {
+        acc = vfma (w[ky * 3], vload (p), acc);
+        acc = vfma (w[ky * 3 + 1], vload (p + 1), acc);
+        acc = vfma (w[ky * 3 + 2], vload (p + 2), acc);
+      } else {
+        for (int kx = 0; kx < 3; kx++) {
+          float g[VL];
+          for (int i = 0; i < VL; i++)
+            g[i] = p[2 * i + kx];
+          acc = vfma (w[ky * 3 + kx], vload (g), acc);
+        }
+      }
+    }
+    store_n (o + ox, v_act (acc, act), wo - ox < VL ? wo - ox : VL);
+  }
+}
+
+static size_t
+dw_scratch_per_thread (int w_in)
+{
+  return 4 * (size_t) (w_in + 2 + 2 * VL);   /* three padded rows and a zero row */
+}
+
+static void
+conv_dw3x3 (const rv_conv *cv, rv_tensor x, rv_tensor y, const rv_tensor *res,
+    float *scratch, int nt)
+{
+  const int s = cv->stride, rl = x.w + 2 + 2 * VL;
+  const size_t per = (dw_scratch_per_thread (x.w) + 15) & ~(size_t) 15;
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int c = 0; c < y.c; c++) {
+    float *buf = scratch + per * omp_get_thread_num (), *zero = buf + 3 * rl;
+    memset (zero, 0, (size_t) rl * sizeof *zero);
+    int tag[3] = { -1, -1, -1 };
+    const float *src = x.d + c * x.cs;
+    for (int oy = 0; oy < y.h; oy++) {
+      const float *pr[3];
+      for (int ky = 0; ky < 3; ky++) {
+        int iy = oy * s - 1 + ky;
+        if (iy < 0 || iy >= x.h) {
+          pr[ky] = zero;
+          continue;
+        }
+        float *row = buf + (iy % 3) * rl;
+        if (tag[iy % 3] != iy) {
+          row[0] = 0.0f;
+          memcpy (row + 1, src + (size_t) iy * x.w, (size_t) x.w * sizeof *row);
+          memset (row + 1 + x.w, 0, (size_t) (rl - 1 - x.w) * sizeof *row);
+          tag[iy % 3] = iy;
+        }
+        pr[ky] = row;
+      }
+      float *o = y.d + c * y.cs + (size_t) oy * y.w;
+      dw_row (pr, cv->w + c * 9, cv->b[c], s, y.w, cv->act, o);
+      if (res) {
+        const float *r = res->d + c * res->cs + (size_t) oy * y.w;
+        for (int i = 0; i < y.w; i++)
+          o[i] += r[i];
+      }
+    }
+  }
+}
+
+/* ---- squeeze-excite ------------------------------------------------------ */
+
+static void
+squeeze_excite (const rv_se *se, rv_tensor x, float *scratch, int nt)
+{
+  const int n = x.h * x.w;
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int c = 0; c < se->c; c++) {
+    const float *p = x.d + c * x.cs;
+    vf acc[4] = { vset1 (0.0f), vset1 (0.0f), vset1 (0.0f), vset1 (0.0f) };
+    int i = 0;
+    for (; i + 4 * VL <= n; i += 4 * VL)
+      for (int j = 0; j < 4; j++)
+        acc[j] = acc[j] + vload (p + i + j * VL);
+    for (; i < n; i += VL)
+      acc[0] = acc[0] + load_n (p + i, n - i < VL ? n - i : VL);
+    float t[VL], sum = 0.0f;
+    vstore (t, (acc[0] + acc[1]) + (acc[2] + acc[3]));
+    for (int j = 0; j < VL; j++)
+      sum += t[j];
+    scratch[c] = sum / (float) n;
+  }
+  rv_se_gate (se, scratch);
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int c = 0; c < se->c; c++) {
+    float *p = x.d + c * x.cs;
+    vf g = vset1 (scratch[c]);
+    for (int i = 0; i < n; i += VL) {
+      int m = n - i < VL ? n - i : VL;
+      store_n (p + i, load_n (p + i, m) * g, m);
+    }
+  }
+}
+
+/* ---- table -------------------------------------------------------------- */
+
+static size_t
+conv_scratch (const rv_conv *cv, int w_in, int h_out, int w_out, int nt)
+{
+  size_t per = cv->groups != 1 ? dw_scratch_per_thread (w_in)
+      : conv_scratch_per_thread (cv, h_out, w_out, nt);
+  return ((per + 15) & ~(size_t) 15) * nt;
+}
+
+static void
+conv2d (const rv_conv *cv, rv_tensor x, rv_tensor y, const rv_tensor *res,
+    float *scratch, int nt)
+{
+  if (cv->groups != 1)
+    conv_dw3x3 (cv, x, y, res, scratch, nt);
+  else
+    conv_gemm (cv, x, y, res, scratch, nt);
+}
+
+static size_t
+ffn_scratch (const rv_conv *c0, int n, int nt)
+{
+  return ((ffn_scratch_per_thread (c0, n, nt) + 15) & ~(size_t) 15) * nt;
+}
+
+#if defined(__AVX512F__)
+const rv_kernels rv_kernels_avx512 = {
+  .name = "avx512",
+#else
+const rv_kernels rv_kernels_avx2 = {
+  .name = "avx2",
+#endif
+  .conv_scratch = conv_scratch, .conv2d = conv2d,
+  .ffn_scratch = ffn_scratch, .ffn = ffn, .squeeze_excite = squeeze_excite,
+};
