@@ -12,7 +12,7 @@ packages=(
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   libcairo2-dev libpango1.0-dev libjson-glib-dev fonts-dejavu-core
-  python3-torch python3-numpy python3-torchvision
+  python3-torch python3-numpy python3-torchvision python3-pil
 )
 missing=()
 for p in "${packages[@]}"; do
