@@ -1,7 +1,7 @@
-/* ops_simd.c — SIMD kernels, built once per instruction set (meson: RV_ISA_NAME
- * avx512 with -mavx512f -mfma, avx2 with -mavx2 -mfma); ops.c picks one table
- * at init. The portable kernels of ops.c are the reference these are tested
- * against (tests/nn/test-ops).
+/* ops_simd.c — SIMD kernels, built once per instruction set by nn/meson.build
+ * (-mavx2 -mfma: table rv_kernels_avx2; -mavx512f -mfma: rv_kernels_avx512);
+ * ops.c picks the table for this CPU once. tests/nn/test-ops checks every
+ * table against double-precision references.
  *
  * Convolutions are GEMMs on register tiles of MR output channels x NR pixels:
  * the B panel (input pixels x NR, im2col'ed on the fly for k x k convs) is
@@ -31,10 +31,10 @@ typedef __m512 vf;
       _mm512_cvtps_epi32 (n), _mm512_set1_epi32 (127)), 23))
 /* the first m lanes of p, zeros after; the rest of p is not touched */
 #define vload_m(p, m) _mm512_maskz_loadu_ps ((__mmask16) ((1u << (m)) - 1), p)
+#define vstore_m(p, v, m) _mm512_mask_storeu_ps (p, (__mmask16) ((1u << (m)) - 1), v)
 /* the even lanes of a then b: p[0], p[2], ... p[2 VL - 2] from two loads */
 #define veven(a, b) _mm512_permutex2var_ps (a, _mm512_setr_epi32 (0, 2, 4, 6, 8, \
       10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30), b)
-#define vstore_m(p, v, m) _mm512_mask_storeu_ps (p, (__mmask16) ((1u << (m)) - 1), v)
 #else
 #define VL 8
 #define MR 6
@@ -55,12 +55,12 @@ lanes (int m)
   return _mm256_cmpgt_epi32 (_mm256_set1_epi32 (m), _mm256_setr_epi32 (0, 1, 2, 3, 4, 5, 6, 7));
 }
 #define vload_m(p, m) _mm256_maskload_ps (p, lanes (m))
+#define vstore_m(p, v, m) _mm256_maskstore_ps (p, lanes (m), v)
 #define veven(a, b) _mm256_castpd_ps (_mm256_permute4x64_pd (_mm256_castps_pd ( \
       _mm256_shuffle_ps (a, b, _MM_SHUFFLE (2, 0, 2, 0))), _MM_SHUFFLE (3, 1, 2, 0)))
-#define vstore_m(p, v, m) _mm256_maskstore_ps (p, lanes (m), v)
 #endif
 #define NR (NV * VL)
-#define K_BLOCK 128
+#define K_BLOCK 128                /* products summed apart, then added */
 #define CHUNK_BYTES (256 << 10)   /* packed B per thread: about a quarter of L2 */
 
 /* ---- activations -------------------------------------------------------- */
@@ -83,7 +83,7 @@ v_exp (vf x)
   return p * vexp2i (n);
 }
 
-/* erf as a rational function on [-4, 4] (Eigen's float erf), beyond +-1. */
+/* erf as a rational function on [-4, 4] (Eigen's float erf), +-1 beyond. */
 static inline vf
 v_erf (vf x)
 {
@@ -364,7 +364,7 @@ ffn (const rv_conv *c0, const rv_conv *c1, rv_tensor x, rv_tensor y,
 /* ---- depthwise 3x3 ------------------------------------------------------ */
 
 /* One output row of a depthwise 3x3 from three zero-padded input rows
- * (pr[ky][i] = input column i - 1). */
+ * (pr[ky][i] = input column i - 1, readable up to i = w_in + 2 VL + 1). */
 static void
 dw_row (const float *const pr[3], const float *k, float bias, int s, int wo,
     rv_act act, float *o)
@@ -381,12 +381,8 @@ dw_row (const float *const pr[3], const float *k, float bias, int s, int wo,
         acc = vfma (w[ky * 3 + 1], vload (p + 1), acc);
         acc = vfma (w[ky * 3 + 2], vload (p + 2), acc);
       } else {
-        for (int kx = 0; kx < 3; kx++) {
-          float g[VL];
-          for (int i = 0; i < VL; i++)
-            g[i] = p[2 * i + kx];
-          acc = vfma (w[ky * 3 + kx], vload (g), acc);
-        }
+        for (int kx = 0; kx < 3; kx++)
+          acc = vfma (w[ky * 3 + kx], veven (vload (p + kx), vload (p + kx + VL)), acc);
       }
     }
     store_n (o + ox, v_act (acc, act), wo - ox < VL ? wo - ox : VL);
