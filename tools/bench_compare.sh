@@ -23,7 +23,9 @@
 # a large square product at the same thread count (tools/bench/sgemm_roof.c).
 #
 # Prints one table: median ms per engine, GFLOP/s (2 x MACs / time) and % of roof, peak RSS
-# of each engine process, and the repvit/ORT time ratio. Run it on a quiet machine.
+# of each engine process, and the repvit/ORT time ratio; then the mean CPU time per run
+# (all threads together), which at one thread stays close to the compute time even when
+# other processes share the cores. Run it on a quiet machine.
 # Needs: /usr/bin/python3 with torch, node + npm (onnxruntime-node goes into
 # tools/bench/node_modules with npm install --ignore-scripts), cc, OpenBLAS, /usr/bin/time.
 set -euo pipefail
@@ -80,7 +82,7 @@ for thr in $threads; do
 done
 
 # ---- timings, interleaved
-median_of() { sed -n 's/.*median[_a-z]*[=: ]*\([0-9][0-9.]*\).*/\1/p' "$1" | head -n1; }
+value_of() { sed -n "s/.*$1[_a-z]*[=: ]*\([0-9][0-9.]*\).*/\1/p" "$2" | head -n1; }
 : > "$work/times.tsv"
 for model in $models; do
   for size in $sizes; do
@@ -95,9 +97,9 @@ for model in $models; do
           esac
           /usr/bin/time -f %M -o "$work/rss" "${cmd[@]}" > "$work/out" 2> "$work/err" \
             || { cat "$work/out" "$work/err" >&2; echo "$engine failed: ${cmd[*]}" >&2; exit 1; }
-          ms=$(median_of "$work/out")
-          [ -n "$ms" ] || { cat "$work/out" >&2; echo "$engine: no median in its output" >&2; exit 1; }
-          echo "$model $size $thr $engine $ms $(tail -n1 "$work/rss")" >> "$work/times.tsv"
+          ms=$(value_of median "$work/out") cpu=$(value_of cpu "$work/out")
+          [ -n "$ms" ] && [ -n "$cpu" ] || { cat "$work/out" >&2; echo "$engine: no median or cpu time in its output" >&2; exit 1; }
+          echo "$model $size $thr $engine $ms $cpu $(tail -n1 "$work/rss")" >> "$work/times.tsv"
         done
       done
     done

@@ -5,7 +5,7 @@
 // Session: intra_op THREADS, inter_op 1, sequential, all graph optimizations.
 // Input: raw float32 1x3xHxW from INPUT.f32, else a fixed pattern. Writes the
 // output of the last run to OUTPUT.f32 when given. Prints one line:
-//   ort median_ms=… min_ms=… runs=… maxrss_kb=…
+//   ort median_ms=… min_ms=… cpu_ms=… runs=… maxrss_kb=…   (cpu_ms: mean CPU time per run)
 'use strict';
 const fs = require('fs');
 const ort = require('onnxruntime-node');
@@ -33,19 +33,23 @@ async function main() {
   }
   const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', data, [1, 3, h, w]) };
   const times = [];
-  let out;
+  let out, cpu = 0;
   for (let i = 0; i < warmup + runs; i++) {
-    const t0 = process.hrtime.bigint();
+    const t0 = process.hrtime.bigint(), c0 = process.cpuUsage();
     out = await session.run(feeds);
-    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-    if (i >= warmup) times.push(ms);
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6, c = process.cpuUsage(c0);
+    if (i >= warmup) {
+      times.push(ms);
+      cpu += (c.user + c.system) / 1e3;
+    }
   }
   if (outPath) {
     const y = out[session.outputNames[0]].data;
     fs.writeFileSync(outPath, Buffer.from(y.buffer, y.byteOffset, y.byteLength));
   }
   times.sort((a, b) => a - b);
-  console.log(`ort median_ms=${times[runs >> 1].toFixed(2)} min_ms=${times[0].toFixed(2)} runs=${runs} ` +
+  console.log(`ort median_ms=${times[runs >> 1].toFixed(2)} min_ms=${times[0].toFixed(2)} ` +
+              `cpu_ms=${(cpu / runs).toFixed(2)} runs=${runs} ` +
               `maxrss_kb=${process.resourceUsage().maxRSS}`);
 }
 

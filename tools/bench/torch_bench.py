@@ -8,7 +8,7 @@ eagerly and exported to ONNX with the same weights.
         in float64 (raw float32 files), and check the folded model against it.
     torch_bench.py run WEIGHTS.safetensors WxH THREADS RUNS [WARMUP]
         time the folded model in eager mode with torch.set_num_threads(THREADS); prints
-        "torch median_ms=… min_ms=… runs=… maxrss_kb=…"
+        "torch median_ms=… min_ms=… cpu_ms=… runs=… maxrss_kb=…" (cpu_ms: mean CPU time per run)
     torch_bench.py check REF.f32 OUT.f32 WxH NAME
         compare an engine's output with the reference: boxes within 1e-3 of the input size,
         class scores within 1e-3
@@ -105,15 +105,16 @@ def run(weights, size, threads, runs, warmup):
     torch.set_num_threads(threads)
     model = fold(load(weights))
     x = torch.arange(3 * h * w, dtype=torch.float32).remainder_(251).div_(250).view(1, 3, h, w)
-    times = []
+    times, cpu = [], 0.0
     with torch.no_grad():
         for i in range(warmup + runs):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             model(x)
             if i >= warmup:
                 times.append((time.perf_counter() - t) * 1e3)
+                cpu += (time.process_time() - c) * 1e3
     times.sort()
-    print(f"torch median_ms={times[runs // 2]:.2f} min_ms={times[0]:.2f} runs={runs} "
+    print(f"torch median_ms={times[runs // 2]:.2f} min_ms={times[0]:.2f} cpu_ms={cpu / runs:.2f} runs={runs} "
           f"maxrss_kb={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}")
 
 
