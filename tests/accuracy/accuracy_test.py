@@ -27,7 +27,7 @@ MIN_MAP50 = 0.90
 MAX_DELTA = 0.01
 
 
-def pipeline_detections(gst_launch, model, w, h, frames, tmp):
+def pipeline_detections(gst_launch, model, conf, w, h, frames, tmp):
     """Run the element on one raw stream; per frame [(class, score, x1, y1, x2, y2)]."""
     raw = os.path.join(tmp, f"{w}x{h}.rgb")
     out = os.path.join(tmp, f"{w}x{h}.jsonl")
@@ -36,7 +36,7 @@ def pipeline_detections(gst_launch, model, w, h, frames, tmp):
             f.write(np.ascontiguousarray(img).tobytes())
     cmd = [gst_launch, "-q", "filesrc", f"location={raw}", "!",
            "rawvideoparse", "format=rgb", f"width={w}", f"height={h}", "framerate=30/1", "!",
-           "repvityolo", f"model={model}", "!", "repvitjson", f"location={out}", "!", "fakesink"]
+           "repvityolo", f"model={model}", f"conf-threshold={conf}", "!", "repvitjson", f"location={out}", "!", "fakesink"]
     res = subprocess.run(cmd, capture_output=True, text=True)
     if res.returncode != 0:
         sys.exit(f"FAIL: {' '.join(cmd)} exited with {res.returncode}:\n{res.stdout}{res.stderr}")
@@ -62,18 +62,20 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", required=True)
     ap.add_argument("--gst-launch", default="gst-launch-1.0")
+    ap.add_argument("--conf", type=float, default=0.001,
+                    help="confidence threshold of both paths (mAP is measured over the whole ranking, as ultralytics' val)")
     args = ap.parse_args()
     import torch
     from ref_detect import Detector
     torch.set_num_threads(2)
-    ref = Detector(args.model)
+    ref = Detector(args.model, conf=args.conf)
     nc = len(synth.CLASSES)
     if ref.names != list(synth.CLASSES):
         sys.exit(f"FAIL: {args.model}: class names {ref.names}, expected {list(synth.CLASSES)}")
     gts, pipe, torch_dets = [], [], []
     with tempfile.TemporaryDirectory(prefix="accuracy-") as tmp:
         for w, h, frames in synth.heldout():
-            p = pipeline_detections(args.gst_launch, args.model, w, h, frames, tmp)
+            p = pipeline_detections(args.gst_launch, args.model, args.conf, w, h, frames, tmp)
             r = [ref.detect(img) for img, _ in frames]
             g = [lab for _, lab in frames]
             print(f"{w}x{h}: pipeline mAP@0.5 {average_precision(p, g, nc)[0]:.4f}, "
@@ -83,7 +85,7 @@ def main():
             torch_dets += r
     p50, p5095 = average_precision(pipe, gts, nc)
     r50, r5095 = average_precision(torch_dets, gts, nc)
-    print(f"{len(gts)} frames, {sum(map(len, gts))} objects, imgsz {ref.imgsz}")
+    print(f"{len(gts)} frames, {sum(map(len, gts))} objects, imgsz {ref.imgsz}, conf {args.conf}")
     print(f"pipeline : mAP@0.5 {p50:.4f}  mAP@0.5:0.95 {p5095:.4f}")
     print(f"reference: mAP@0.5 {r50:.4f}  mAP@0.5:0.95 {r5095:.4f}")
     failures = []
