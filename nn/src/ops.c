@@ -28,7 +28,8 @@ fast_expf (float x)
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
-  union { int32_t i; float f; } scale = { ((int32_t) n + 127) << 23 };
+  /* unsigned: a NaN argument must stay NaN without a signed-shift overflow */
+  union { uint32_t i; float f; } scale = { ((uint32_t) (int32_t) n + 127u) << 23 };
   return p * scale.f;
 }
 
