@@ -4,7 +4,8 @@
     average_precision(dets, gts, nc) -> (mAP@0.5, mAP@0.5:0.95)
         dets: per frame [(class, score, x1, y1, x2, y2)], gts: per frame [(class, x1, y1, x2, y2)]
 
-CLI: eval_map.py MODEL.safetensors        the PyTorch reference on the held-out set (tools/synth.py)
+CLI: eval_map.py MODEL.safetensors [CONF]   the PyTorch reference on the held-out set (tools/synth.py),
+     keeping detections above CONF (default 0.001: mAP ranks all of them, as ultralytics' val)
 """
 import sys
 import time
@@ -78,11 +79,11 @@ def main(argv):
     import torch
     import synth
     from ref_detect import Detector
-    if len(argv) != 2:
+    if len(argv) not in (2, 3):
         print(__doc__, file=sys.stderr)
         return 2
     torch.set_num_threads(2)
-    det = Detector(argv[1])
+    det = Detector(argv[1], conf=float(argv[2]) if len(argv) == 3 else 0.001)
     dets, gts = [], []
     t = time.time()
     for w, h, frames in synth.heldout():
