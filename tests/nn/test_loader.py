@@ -16,40 +16,18 @@ import tempfile
 
 import numpy as np
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fuzz"))
+from make_malformed import layout, pack, read_st  # noqa: E402
+
 INFER, SHARED = sys.argv[1], sys.argv[2]
 GOLDEN = os.path.join(SHARED, "golden")
 TMP = tempfile.mkdtemp(prefix="rv-loader-")
 failures = []
 
 
-def read_st(path):
-    with open(path, "rb") as f:
-        buf = f.read()
-    (n,) = struct.unpack("<Q", buf[:8])
-    header = json.loads(buf[8:8 + n])
-    meta = header.pop("__metadata__")
-    data = buf[8 + n:]
-    tensors = {k: [v["dtype"], list(v["shape"]), data[v["data_offsets"][0]:v["data_offsets"][1]]]
-               for k, v in header.items()}
-    return tensors, meta
-
-
-def raw_file(header_obj, data):
-    text = json.dumps(header_obj).encode()
-    text += b" " * (-len(text) % 8)
-    return struct.pack("<Q", len(text)) + text + data
-
-
-def build(tensors, meta):
-    """Contiguous offsets in dict order; meta None leaves __metadata__ out."""
-    header, off, chunks = {}, 0, []
-    if meta is not None:
-        header["__metadata__"] = meta
-    for name, (dtype, shape, raw) in tensors.items():
-        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [off, off + len(raw)]}
-        off += len(raw)
-        chunks.append(raw)
-    return header, b"".join(chunks)
+def serialize(tensors, meta):
+    header, data = layout(tensors, meta)
+    return pack(json.dumps(header).encode(), data)
 
 
 def run(blob, name):
@@ -66,7 +44,7 @@ def run(blob, name):
 
 SRC = os.path.join(GOLDEN, "m0_9-n-nc80.safetensors")
 base_t, base_m = read_st(SRC)
-good = raw_file(*build(base_t, base_m))
+good = serialize(base_t, base_m)
 
 # ---- valid files: F16 as given, and F32 --------------------------------------
 path, p = run(good, "valid-f16")
@@ -84,7 +62,7 @@ f32 = {k: ["F32", s, np.frombuffer(raw, "<f2").astype("<f4").tobytes()]
        for k, (d, s, raw) in base_t.items()}
 f32_path = os.path.join(TMP, "valid-f32.safetensors")
 with open(f32_path, "wb") as f:
-    f.write(raw_file(*build(f32, base_m)))
+    f.write(serialize(f32, base_m))
 out = os.path.join(TMP, "f32-out.npy")
 p = subprocess.run([INFER, "--model", f32_path, "--input-npy",
                     os.path.join(GOLDEN, "m0_9-n-nc80.input-128x160.npy"),
