@@ -155,6 +155,22 @@ void rv_ctx_set_threads (rv_ctx *ctx, int n_threads);
 rv_status rv_ctx_set_input_size (rv_ctx *ctx, int in_w, int in_h,
     char *err, size_t err_size);
 void rv_ctx_get_input_size (const rv_ctx *ctx, int *in_w, int *in_h);
+/* Arithmetic of the dense convolutions (1x1 and k x k, about 90% of the
+ * multiply-accumulates). RV_PRECISION_BF16 rounds their weights and inputs
+ * to bfloat16 (8 significant bits) and accumulates in f32, on CPUs with
+ * AVX512-BF16; depthwise convs, squeeze-excite, attention and the box
+ * decode stay f32. Elsewhere a BF16 request leaves the context in F32 and
+ * returns RV_OK: rv_ctx_get_precision tells the precision in effect. A
+ * change copies the weights (BF16) or drops the copy (F32) and re-plans the
+ * arena, never per frame. The default is RV_PRECISION_F32. */
+typedef enum {
+  RV_PRECISION_F32 = 0,
+  RV_PRECISION_BF16
+} rv_precision;
+
+rv_status rv_ctx_set_precision (rv_ctx *ctx, rv_precision precision,
+    char *err, size_t err_size);
+rv_precision rv_ctx_get_precision (const rv_ctx *ctx);
 /* The network input tensor (3 x in_h x in_w, planar RGB 0..1). */
 float *rv_ctx_input (rv_ctx *ctx);
 /* Runs the network on rv_ctx_input. */

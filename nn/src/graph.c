@@ -6,7 +6,12 @@
  * are recorded); every frame replays the same deterministic sequence of
  * first-fit allocations over the arena, so the per-frame path never calls
  * malloc. Concatenations are buffers whose producers write their channel
- * slice in place. */
+ * slice in place.
+ *
+ * In BF16 precision the context holds bf16 copies of the dense convs'
+ * weights, listed in the order the forward pass visits those convs (the
+ * same deterministic order the arena relies on); each conv runs on a copy
+ * of its rv_conv carrying its w16. */
 #include "error.h"
 #include "model.h"
 #include "ops.h"
@@ -36,6 +41,9 @@ typedef struct {
   int n_free;
   double macs;
   rv_tensor input, output, post;
+  const uint16_t *const *w16; /* bf16 weights per dense conv, or NULL: f32 */
+  const rv_conv **visit;      /* if set, receives the dense convs */
+  int n_dense;                /* dense convs visited so far */
 } rv_graph;
 
 struct rv_ctx {
@@ -46,6 +54,9 @@ struct rv_ctx {
   size_t arena_size;
   float *input, *output;
   void *post;
+  rv_precision precision;     /* effective */
+  const uint16_t **w16;       /* BF16: per dense conv, into w16_data */
+  uint16_t *w16_data;
 };
 
 /* ---- arena ------------------------------------------------------------ */
@@ -124,10 +135,29 @@ slice (rv_tensor t, int c0, int c)
 
 /* ---- layers ----------------------------------------------------------- */
 
+/* cv as it runs at the graph's precision: a dense conv in bf16 is a copy in
+ * *tmp with its w16. */
+static const rv_conv *
+at_precision (rv_graph *g, const rv_conv *cv, rv_conv *tmp)
+{
+  if (cv->groups != 1)
+    return cv;
+  int i = g->n_dense++;
+  if (g->visit)
+    g->visit[i] = cv;
+  if (!g->w16)
+    return cv;
+  *tmp = *cv;
+  tmp->w16 = g->w16[i];
+  return tmp;
+}
+
 static void
 conv (rv_graph *g, const rv_conv *cv, rv_tensor x, rv_tensor y,
     const rv_tensor *res)
 {
+  rv_conv c;
+  cv = at_precision (g, cv, &c);
   assert (x.c == cv->cin && y.c == cv->cout);
   assert (y.h == (x.h - 1) / cv->stride + 1 && y.w == (x.w - 1) / cv->stride + 1);
   size_t sf = rv_conv_scratch (cv, x.w, y.h, y.w, g->nt);
@@ -153,6 +183,9 @@ static void
 ffn (rv_graph *g, const rv_conv *c0, const rv_conv *c1, rv_tensor x,
     rv_tensor y)
 {
+  rv_conv t0, t1;
+  c0 = at_precision (g, c0, &t0);
+  c1 = at_precision (g, c1, &t1);
   rv_tensor s = t_new (g, 1, 1, (int) rv_ffn_scratch (c0, x.h * x.w, g->nt));
   g->macs += (double) (c0->cout * c0->cin + c1->cout * c1->cin) * x.h * x.w;
   if (g->base)
@@ -396,6 +429,8 @@ rv_ctx_free (rv_ctx *ctx)
   if (!ctx)
     return;
   free (ctx->arena);
+  free (ctx->w16);
+  free (ctx->w16_data);
   rv_model_free (ctx->model);
   free (ctx);
 }
@@ -418,6 +453,84 @@ rv_ctx_set_threads (rv_ctx *ctx, int n_threads)
   }
 }
 
+/* The bf16 copies of every dense conv's weights, in visit order. */
+static rv_status
+make_bf16 (const rv_model *m, const uint16_t ***w16, uint16_t **data,
+    char *err, size_t err_size)
+{
+  rv_graph g = { .m = m, .in_w = 32, .in_h = 32, .nt = 1 };
+  forward (&g);                 /* counts them */
+  int n = g.n_dense;
+  const rv_conv **convs = malloc ((size_t) n * sizeof *convs);
+  *w16 = malloc ((size_t) n * sizeof **w16);
+  *data = NULL;
+  size_t total = 0;
+  if (convs && *w16) {
+    g = (rv_graph) { .m = m, .in_w = 32, .in_h = 32, .nt = 1, .visit = convs };
+    forward (&g);
+    for (int i = 0; i < n; i++)
+      total += rv_bf16_weights_size (convs[i]);
+    *data = malloc (total * sizeof **data);
+  }
+  if (!*data) {
+    free (convs);
+    free (*w16);
+    *w16 = NULL;
+    return rv_error (err, err_size, RV_ERR_NOMEM, "precision bf16: cannot "
+        "allocate the %zu-byte weight copy", total * sizeof **data);
+  }
+  for (int i = 0, off = 0; i < n; off += (int) rv_bf16_weights_size (convs[i]), i++) {
+    rv_bf16_weights (convs[i], *data + off);
+    (*w16)[i] = *data + off;
+  }
+  free (convs);
+  return RV_OK;
+}
+
+rv_status
+rv_ctx_set_precision (rv_ctx *ctx, rv_precision precision, char *err,
+    size_t err_size)
+{
+  if (!ctx || (precision != RV_PRECISION_F32 && precision != RV_PRECISION_BF16))
+    return rv_error (err, err_size, RV_ERR_ARG, "precision %d: must be "
+        "RV_PRECISION_F32 or RV_PRECISION_BF16", (int) precision);
+  if (precision == RV_PRECISION_BF16 && !rv_kernels_active ()->bf16)
+    precision = RV_PRECISION_F32;       /* no AVX512-BF16 on this CPU */
+  if (precision == ctx->precision)
+    return RV_OK;
+  const uint16_t **old = ctx->w16;
+  uint16_t *old_data = ctx->w16_data;
+  ctx->w16 = NULL;
+  ctx->w16_data = NULL;
+  rv_status st = RV_OK;
+  if (precision == RV_PRECISION_BF16)
+    st = make_bf16 (ctx->model, &ctx->w16, &ctx->w16_data, err, err_size);
+  if (!st && ctx->arena) {      /* the kernels' scratch depends on it */
+    int w = ctx->in_w;
+    ctx->in_w = 0;
+    st = rv_ctx_set_input_size (ctx, w, ctx->in_h, err, err_size);
+    if (st)
+      ctx->in_w = w;
+  }
+  if (st) {                     /* the current arena fits the old precision */
+    free (ctx->w16);
+    free (ctx->w16_data);
+    ctx->w16 = old;
+    ctx->w16_data = old_data;
+    return st;
+  }
+  free (old);
+  free (old_data);
+  ctx->precision = precision;
+  return RV_OK;
+}
+
+rv_precision
+rv_ctx_get_precision (const rv_ctx *ctx)
+{
+  return ctx->precision;
+}
+
 rv_status
 rv_ctx_set_input_size (rv_ctx *ctx, int in_w, int in_h, char *err,
     size_t err_size)
@@ -429,7 +542,8 @@ rv_ctx_set_input_size (rv_ctx *ctx, int in_w, int in_h, char *err,
         MAX_INPUT);
   if (ctx->arena && ctx->in_w == in_w && ctx->in_h == in_h)
     return RV_OK;
-  rv_graph g = { .m = ctx->model, .in_w = in_w, .in_h = in_h, .nt = ctx->nt };
+  rv_graph g = { .m = ctx->model, .in_w = in_w, .in_h = in_h, .nt = ctx->nt,
+    .w16 = ctx->w16 };
   forward (&g);
   char *arena = aligned_alloc (ARENA_ALIGN, g.peak);
   if (!arena)
@@ -468,7 +582,8 @@ rv_ctx_forward (rv_ctx *ctx)
     return RV_ERR_ARG;
   openblas_set_num_threads (1);  /* our OpenMP team splits the GEMMs */
   rv_graph g = { .m = ctx->model, .in_w = ctx->in_w, .in_h = ctx->in_h,
-    .nt = ctx->nt, .base = ctx->arena, .cap = ctx->arena_size };
+    .nt = ctx->nt, .base = ctx->arena, .cap = ctx->arena_size,
+    .w16 = ctx->w16 };
   forward (&g);
   /* the replay follows the plan exactly */
   assert (g.peak == g.cap);

@@ -151,7 +151,7 @@ static void
 conv_bn (rv_builder *b, rv_conv *cv, const char *prefix, const char *conv,
     int cin, int cout, int k, int stride, int groups, rv_act act)
 {
-  *cv = (rv_conv) { cin, cout, k, stride, groups, act, NULL, NULL };
+  *cv = (rv_conv) { cin, cout, k, stride, groups, act, NULL, NULL, NULL };
   float *w = get (b, 4, (int[]) { cout, cin / groups, k, k }, "%s.%s.weight",
       prefix, conv);
   float *bias;
@@ -165,7 +165,7 @@ static void
 conv_bias (rv_builder *b, rv_conv *cv, const char *prefix, int cin, int cout,
     rv_act act)
 {
-  *cv = (rv_conv) { cin, cout, 1, 1, 1, act, NULL, NULL };
+  *cv = (rv_conv) { cin, cout, 1, 1, 1, act, NULL, NULL, NULL };
   cv->w = get (b, 4, (int[]) { cout, cin, 1, 1 }, "%s.weight", prefix);
   cv->b = get (b, 1, &cout, "%s.bias", prefix);
 }

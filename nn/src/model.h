@@ -17,6 +17,9 @@ typedef struct {
   rv_act act;                         /* applied after the bias */
   const float *w;                     /* cout x (cin / groups) x k x k */
   const float *b;                     /* cout */
+  /* bf16 copy of w for the BF16 precision (rv_bf16_weights) or NULL; set
+   * per context on a copy of the conv, never in the shared model */
+  const uint16_t *w16;
 } rv_conv;
 
 typedef struct {              /* squeeze-excite: x * sigmoid(fc2(relu(fc1(mean)))) */

@@ -238,6 +238,24 @@ ffn (const rv_conv *c0, const rv_conv *c1, rv_tensor x, rv_tensor y,
   conv_1x1 (c1, h, y, &x, nt);
 }
 
+size_t
+rv_bf16_weights_size (const rv_conv *cv)
+{
+  return (size_t) cv->cout * ((cv->cin * cv->k * cv->k + 1) & ~1);
+}
+
+void
+rv_bf16_weights (const rv_conv *cv, uint16_t *dst)
+{
+  const int K = cv->cin * cv->k * cv->k, kp = (K + 1) & ~1;
+  for (int m = 0; m < cv->cout; m++, dst += kp) {
+    for (int k = 0; k < K; k++)
+      dst[k] = rv_bf16_round (cv->w[(size_t) m * K + k]);
+    if (kp > K)
+      dst[K] = 0;
+  }
+}
+
 void
 rv_se_gate (const rv_se *se, float *scratch)
 {
@@ -399,6 +417,9 @@ choose_kernels (void)
   __builtin_cpu_init ();
   if (force && *force && *force != '0')
     ;
+  else if (__builtin_cpu_supports ("avx512bf16")
+      && __builtin_cpu_supports ("avx512bw"))
+    active = &rv_kernels_avx512bf16;
   else if (__builtin_cpu_supports ("avx512f"))
     active = &rv_kernels_avx512;
   else if (__builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma"))

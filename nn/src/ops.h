@@ -1,8 +1,9 @@
-/* ops.h — internal: the kernels. NCHW, batch 1, f32. Each op is one function;
- * nt is the number of threads for our loops. The convolutions go through a
- * table of kernels chosen once for this CPU (ops.c: portable C + OpenBLAS;
- * ops_simd.c: AVX-512, AVX2); RV_FORCE_PORTABLE=1 keeps the portable one and
- * RV_LOG=1 prints the choice. */
+/* ops.h — internal: the kernels. NCHW, batch 1, f32 (the dense convs also
+ * in bf16, see rv_conv.w16). Each op is one function; nt is the number of
+ * threads for our loops. The convolutions go through a table of kernels
+ * chosen once for this CPU (ops.c: portable C + OpenBLAS; ops_simd.c:
+ * AVX-512 with BF16, AVX-512, AVX2); RV_FORCE_PORTABLE=1 keeps the portable
+ * one and RV_LOG=1 prints the choice. */
 #ifndef RV_OPS_H
 #define RV_OPS_H
 
@@ -17,6 +18,8 @@ typedef struct {
 
 typedef struct {
   const char *name;
+  /* conv2d and ffn run convs that carry w16 in bf16 (AVX512-BF16) */
+  bool bf16;
   /* Floats of scratch conv2d needs for an input of width w_in. */
   size_t (*conv_scratch) (const rv_conv *cv, int w_in, int h_out, int w_out,
       int nt);
@@ -35,7 +38,8 @@ typedef struct {
 extern const rv_kernels rv_kernels_portable;
 #if defined(__x86_64__) || defined(__i386__)
 #define RV_HAVE_X86_KERNELS 1
-extern const rv_kernels rv_kernels_avx2, rv_kernels_avx512;
+extern const rv_kernels rv_kernels_avx2, rv_kernels_avx512,
+    rv_kernels_avx512bf16;
 #endif
 /* The table for this CPU, chosen on the first call. */
 const rv_kernels *rv_kernels_active (void);
@@ -69,6 +73,18 @@ static inline void
 rv_squeeze_excite (const rv_se *se, rv_tensor x, float *scratch, int nt)
 {
   rv_kernels_active ()->squeeze_excite (se, x, scratch, nt);
+}
+
+/* The bf16 weights of a dense conv: cout rows of K = cin k k rounded to
+ * nearest even, each padded to an even length so that the kernels read K
+ * pairs; rv_bf16_weights_size elements. */
+size_t rv_bf16_weights_size (const rv_conv *cv);
+void rv_bf16_weights (const rv_conv *cv, uint16_t *dst);
+static inline uint16_t
+rv_bf16_round (float f)
+{
+  union { float f; uint32_t u; } v = { f };
+  return (uint16_t) ((v.u + 0x7fffu + (v.u >> 16 & 1)) >> 16);
 }
 
 /* The squeeze-excite gate: scratch[0 .. c) holds the channel means on entry,

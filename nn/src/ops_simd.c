@@ -1,14 +1,20 @@
 /* ops_simd.c — SIMD kernels, built once per instruction set by nn/meson.build
- * (-mavx2 -mfma: table rv_kernels_avx2; -mavx512f -mfma: rv_kernels_avx512);
- * ops.c picks the table for this CPU once. tests/nn/test-ops checks every
- * table against double-precision references.
+ * (-mavx2 -mfma: table rv_kernels_avx2; -mavx512f -mfma: rv_kernels_avx512;
+ * and -mavx512bf16 -mavx512bw: rv_kernels_avx512bf16, the same f32 kernels
+ * plus bf16 GEMMs); ops.c picks the table for this CPU once.
+ * tests/nn/test-ops checks every table against double-precision references.
  *
  * Convolutions are GEMMs on register tiles of MR output channels x NR pixels:
  * the B panel (input pixels x NR, im2col'ed on the fly for k x k convs) is
  * packed per thread into the scratch, the weights are read in place, and the
  * bias, activation and residual are applied to the tile in registers, so each
  * output is written once. The residual FFN x + c1(act(c0(x))) runs both GEMMs
- * on one column chunk without writing the hidden activation out. */
+ * on one column chunk without writing the hidden activation out.
+ *
+ * bf16 (convs with w16): the panels hold pairs of K rows interleaved, each
+ * column's (x[2i], x[2i+1]) rounded to bf16 in one 32-bit word, so that
+ * vdpbf16ps multiplies them by a broadcast weight pair and adds both
+ * products into f32 accumulators; the epilogue is the f32 one. */
 #include "ops.h"
 
 #include <immintrin.h>
@@ -60,6 +66,11 @@ lanes (int m)
       _mm256_shuffle_ps (a, b, _MM_SHUFFLE (2, 0, 2, 0))), _MM_SHUFFLE (3, 1, 2, 0)))
 #endif
 #define NR (NV * VL)
+#if defined(__AVX512BF16__) && defined(__AVX512BW__)
+#define HAVE_BF16 1
+#else
+#define HAVE_BF16 0
+#endif
 #define K_BLOCK 128                /* products summed apart, then added */
 #define CHUNK_BYTES (256 << 10)   /* packed B per thread: about a quarter of L2 */
 
@@ -140,11 +151,27 @@ load_n (const float *p, int n)
 /* ---- GEMM tile ---------------------------------------------------------- */
 
 typedef struct {
-  const float *a[MR];         /* weight rows, k contiguous */
+  const void *a[MR];          /* weight rows, k contiguous (f32 or bf16) */
   float bias[MR];
-  float *c[MR];               /* output rows; NULL past the last channel */
+  float *c[MR];               /* output rows; NULL past the last channel
+                                 (bf16 pack_out: even rows point at the
+                                 row of pairs, odd ones only say it exists) */
   const float *res[MR];       /* residual rows or NULL */
 } rv_tile;
+
+/* The epilogue: c = act(sum) (+ res) for the first n columns. */
+static inline __attribute__ ((always_inline)) void
+tile_store (const rv_tile *t, vf sum[MR][NV], rv_act act, int n)
+{
+  for (int r = 0; r < MR && t->c[r]; r++)
+    for (int j = 0, left = n; j < NV && left > 0; j++, left -= VL) {
+      int m = left < VL ? left : VL;
+      vf v = v_act (sum[r][j], act);
+      if (t->res[r])
+        v = v + load_n (t->res[r] + j * VL, m);
+      store_n (t->c[r] + j * VL, v, m);
+    }
+}
 
 /* c = act(a . bp + bias) (+ res) for n <= NR columns of the packed panel bp
  * (K x NR). */
@@ -181,38 +208,100 @@ tile (const rv_tile *t, int K, const float *bp, rv_act act, int n)
       for (int j = 0; j < NV; j++)
         sum[r][j] = sum[r][j] + acc[r][j];
   }
-  for (int r = 0; r < MR && t->c[r]; r++)
-    for (int j = 0, left = n; j < NV && left > 0; j++, left -= VL) {
-      int m = left < VL ? left : VL;
-      vf v = v_act (sum[r][j], act);
-      if (t->res[r])
-        v = v + load_n (t->res[r] + j * VL, m);
-      store_n (t->c[r] + j * VL, v, m);
+  tile_store (t, sum, act, n);
+}
+
+#if HAVE_BF16
+/* 16 columns of two K rows as bf16 pairs (lo in the low half), rounded to
+ * nearest even. */
+static inline __m512i
+bf16_pairs (vf lo, vf hi)
+{
+  static const uint16_t order[32] = { 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5,
+    21, 6, 22, 7, 23, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30,
+    15, 31 };
+  return _mm512_permutexvar_epi16 (_mm512_loadu_si512 (order),
+      (__m512i) _mm512_cvtne2ps_pbh (hi, lo));
+}
+
+/* The FFN's hidden panel: act(sum) of rows 2i, 2i + 1 as pairs, a missing
+ * odd row as zeros. */
+static inline __attribute__ ((always_inline)) void
+tile_store_pairs (const rv_tile *t, vf sum[MR][NV], rv_act act)
+{
+  for (int r = 0; r < MR && t->c[r]; r += 2)
+    for (int j = 0; j < NV; j++) {
+      vf hi = t->c[r + 1] ? v_act (sum[r + 1][j], act) : vset1 (0.0f);
+      _mm512_storeu_si512 ((uint32_t *) t->c[r] + j * VL,
+          bf16_pairs (v_act (sum[r][j], act), hi));
     }
 }
 
+/* tile () in bf16: a rows of kp weight pairs, bp kp x NR column pairs; into
+ * pairs of the next GEMM's panel when pairs_out. f32 accumulation from the
+ * bias on: K_BLOCK sums would not show beside the bf16 rounding. */
+static void
+tile_bf16 (const rv_tile *t, int kp, const uint32_t *bp, rv_act act, int n,
+    int pairs_out)
+{
+  vf sum[MR][NV];
+  for (int r = 0; r < MR; r++)
+    for (int j = 0; j < NV; j++)
+      sum[r][j] = vset1 (t->bias[r]);
+  const uint32_t *a0 = t->a[0], *a1 = t->a[1], *a2 = t->a[2], *a3 = t->a[3],
+      *a4 = t->a[4], *a5 = t->a[5], *a6 = t->a[6], *a7 = t->a[7];
+  for (int k = 0; k < kp; k++, bp += NR) {
+    __m512bh b[NV];
+    for (int j = 0; j < NV; j++)
+      b[j] = (__m512bh) _mm512_loadu_si512 (bp + j * VL);
+#define ROW(r) { \
+      __m512bh w = (__m512bh) _mm512_set1_epi32 ((int) a##r[k]); \
+      for (int j = 0; j < NV; j++) \
+        sum[r][j] = _mm512_dpbf16_ps (sum[r][j], w, b[j]); \
+    }
+    ROW (0) ROW (1) ROW (2) ROW (3) ROW (4) ROW (5) ROW (6) ROW (7)
+#undef ROW
+  }
+  if (pairs_out)
+    tile_store_pairs (t, sum, act);
+  else
+    tile_store (t, sum, act, n);
+}
+#endif
+
 /* Runs the tiles of output channels [m0, m1) against a chunk of packed panels
  * covering columns [n0, n0 + n) of an output whose rows are at y (stride ys,
- * plus n0) or, when pack_out, into packed panels (rows of NR floats). */
+ * plus n0) or, when pack_out, into packed panels (ys rows of NR words; bf16
+ * rows hold pairs of channels). bf16 when cv->w16. */
 static void
-gemm_chunk (const rv_conv *cv, int K, const float *bp, int m0, int m1, int n,
+gemm_chunk (const rv_conv *cv, int K, const void *bp, int m0, int m1, int n,
     float *y, size_t ys, int n0, const rv_tensor *res, int pack_out)
 {
+  const int kp = (K + 1) & ~1;       /* bf16 row length */
   for (int mb = m0; mb < m1; mb += MR) {
     rv_tile t;
     for (int r = 0; r < MR; r++) {
       int m = mb + r < m1 ? mb + r : m1 - 1;
-      t.a[r] = cv->w + (size_t) m * K;
+      t.a[r] = cv->w16 ? (const void *) (cv->w16 + (size_t) m * kp)
+          : cv->w + (size_t) m * K;
       t.bias[r] = cv->b[m];
     }
     for (int p = 0; p < n; p += NR) {
       for (int r = 0; r < MR; r++) {
-        int m = mb + r;
-        t.c[r] = m >= m1 ? NULL : pack_out ? y + (size_t) p * ys + (size_t) m * NR
+        int m = mb + r, row = cv->w16 ? m / 2 : m;
+        t.c[r] = m >= m1 ? NULL : pack_out ? y + (size_t) p * ys + (size_t) row * NR
             : y + (size_t) m * ys + n0 + p;
         t.res[r] = m < m1 && res ? res->d + (size_t) m * res->cs + n0 + p : NULL;
       }
-      tile (&t, K, bp + (size_t) p * K, cv->act, n - p < NR ? n - p : NR);
+      int w = n - p < NR ? n - p : NR;
+#if HAVE_BF16
+      if (cv->w16) {
+        tile_bf16 (&t, kp / 2, (const uint32_t *) bp + (size_t) p * kp / 2,
+            cv->act, w, pack_out);
+        continue;
+      }
+#endif
+      tile (&t, K, (const float *) bp + (size_t) p * K, cv->act, w);
     }
   }
 }
@@ -283,10 +372,54 @@ pack_im2col (const rv_conv *cv, rv_tensor x, int wo, int n0, int n, float *bp)
   }
 }
 
+#if HAVE_BF16
+/* K rows (stride ss) of w <= NR columns into (K + 1) / 2 rows of NR pairs,
+ * zeros past w and past K. */
+static void
+pack_pairs (const float *src, size_t ss, int K, int w, uint32_t *dst)
+{
+  for (int k = 0; k < K; k += 2, src += 2 * ss, dst += NR)
+    for (int j = 0; j < NV; j++) {
+      int m = w - j * VL < 0 ? 0 : w - j * VL < VL ? w - j * VL : VL;
+      vf lo = load_n (src + j * VL, m);
+      vf hi = k + 1 < K ? load_n (src + ss + j * VL, m) : vset1 (0.0f);
+      _mm512_storeu_si512 (dst + j * VL, bf16_pairs (lo, hi));
+    }
+}
+
+/* bf16 panels of output pixels [n0, n0 + n): straight from the rows of x
+ * without tmp (1x1, stride 1), else im2col'ed panel by panel through tmp
+ * (K x NR floats). */
+static void
+pack_bf16 (const rv_conv *cv, rv_tensor x, int wo, int n0, int n,
+    uint32_t *bp, float *tmp)
+{
+  const int K = cv->cin * cv->k * cv->k;
+  for (int p = 0; p < n; p += NR, bp += (size_t) (K + 1) / 2 * NR) {
+    int w = n - p < NR ? n - p : NR;
+    if (!tmp) {
+      pack_pairs (x.d + n0 + p, x.cs, K, w, bp);
+    } else {
+      pack_im2col (cv, x, wo, n0 + p, w, tmp);
+      pack_pairs (tmp, NR, K, NR, bp);
+    }
+  }
+}
+#endif
+
 /* ---- work split --------------------------------------------------------- */
 
-/* Column chunk (a multiple of NR) whose packed panels fill about CHUNK_BYTES,
- * shrunk so that every thread gets a few chunks. */
+/* 32-bit words per column of a conv's packed input: K floats or K / 2 bf16
+ * pairs. */
+static int
+panel_words (const rv_conv *cv)
+{
+  int K = cv->cin * cv->k * cv->k;
+  return cv->w16 ? (K + 1) / 2 : K;
+}
+
+/* Column chunk (a multiple of NR) whose packed panels of K words a column
+ * fill about CHUNK_BYTES, shrunk so that every thread gets a few chunks. */
 static int
 chunk_cols (int K, int N, int nt)
 {
@@ -301,8 +434,9 @@ chunk_cols (int K, int N, int nt)
 static size_t
 conv_scratch_per_thread (const rv_conv *cv, int h_out, int w_out, int nt)
 {
-  int K = cv->cin * cv->k * cv->k;
-  return (size_t) K * chunk_cols (K, h_out * w_out, nt);
+  int kw = panel_words (cv), im2col = cv->k != 1 || cv->stride != 1;
+  size_t tmp = cv->w16 && im2col ? (size_t) cv->cin * cv->k * cv->k * NR : 0;
+  return (size_t) kw * chunk_cols (kw, h_out * w_out, nt) + tmp;
 }
 
 /* Dense conv (1x1 or k x k) as chunked GEMM; threads take chunks of columns,
@@ -311,8 +445,8 @@ static void
 conv_gemm (const rv_conv *cv, rv_tensor x, rv_tensor y, const rv_tensor *res,
     float *scratch, int nt)
 {
-  const int K = cv->cin * cv->k * cv->k, N = y.h * y.w;
-  const int nc = chunk_cols (K, N, nt), chunks = (N + nc - 1) / nc;
+  const int K = cv->cin * cv->k * cv->k, kw = panel_words (cv), N = y.h * y.w;
+  const int nc = chunk_cols (kw, N, nt), chunks = (N + nc - 1) / nc;
   const int msplit = chunks >= 2 * nt || cv->cout < 4 * MR ? 1 : nt;
   const size_t per = (conv_scratch_per_thread (cv, y.h, y.w, nt) + 15) & ~(size_t) 15;
   const int direct = cv->k == 1 && cv->stride == 1;
@@ -325,6 +459,12 @@ conv_gemm (const rv_conv *cv, rv_tensor x, rv_tensor y, const rv_tensor *res,
     if (m0 >= m1)
       continue;
     float *bp = scratch + per * omp_get_thread_num ();
+#if HAVE_BF16
+    if (cv->w16)
+      pack_bf16 (cv, x, y.w, n0, n, (uint32_t *) bp,
+          direct ? NULL : bp + (size_t) kw * nc);
+    else
+#endif
     if (direct)
       pack_rows (x.d, x.cs, K, n0, n, bp);
     else
@@ -335,28 +475,42 @@ conv_gemm (const rv_conv *cv, rv_tensor x, rv_tensor y, const rv_tensor *res,
 
 /* ---- residual FFN --------------------------------------------------------- */
 
+/* words per column of the packed hidden activation */
+static int
+hidden_words (const rv_conv *c0)
+{
+  return c0->w16 ? (c0->cout + 1) / 2 : c0->cout;
+}
+
 static size_t
 ffn_scratch_per_thread (const rv_conv *c0, int n, int nt)
 {
-  int K = c0->cin + c0->cout;   /* packed input and packed hidden activation */
+  int K = panel_words (c0) + hidden_words (c0);   /* packed input and hidden */
   return (size_t) K * chunk_cols (K, n, nt);
 }
 
 /* y = x + c1(c0(x)) for 1x1 convs: per chunk of columns, c0 writes its tiles
- * straight into packed panels that c1 consumes. */
+ * straight into packed panels that c1 consumes. c0 and c1 both carry w16 or
+ * neither does. */
 static void
 ffn (const rv_conv *c0, const rv_conv *c1, rv_tensor x, rv_tensor y,
     float *scratch, int nt)
 {
   const int N = x.h * x.w, K0 = c0->cin, K1 = c0->cout;
-  const int nc = chunk_cols (K0 + K1, N, nt), chunks = (N + nc - 1) / nc;
+  const int w0 = panel_words (c0), w1 = hidden_words (c0);
+  const int nc = chunk_cols (w0 + w1, N, nt), chunks = (N + nc - 1) / nc;
   const size_t per = (ffn_scratch_per_thread (c0, N, nt) + 15) & ~(size_t) 15;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
   for (int ci = 0; ci < chunks; ci++) {
     int n0 = ci * nc, n = N - n0 < nc ? N - n0 : nc;
-    float *bp = scratch + per * omp_get_thread_num (), *hp = bp + (size_t) K0 * nc;
+    float *bp = scratch + per * omp_get_thread_num (), *hp = bp + (size_t) w0 * nc;
+#if HAVE_BF16
+    if (c0->w16)
+      pack_bf16 (c0, x, x.w, n0, n, (uint32_t *) bp, NULL);
+    else
+#endif
     pack_rows (x.d, x.cs, K0, n0, n, bp);
-    gemm_chunk (c0, K0, bp, 0, K1, (n + NR - 1) / NR * NR, hp, K1, 0, NULL, 1);
+    gemm_chunk (c0, K0, bp, 0, K1, (n + NR - 1) / NR * NR, hp, w1, 0, NULL, 1);
     gemm_chunk (c1, K1, hp, 0, c1->cout, n, y.d, y.cs, n0, &x, 0);
   }
 }
@@ -495,7 +649,10 @@ ffn_scratch (const rv_conv *c0, int n, int nt)
   return ((ffn_scratch_per_thread (c0, n, nt) + 15) & ~(size_t) 15) * nt;
 }
 
-#if defined(__AVX512F__)
+#if HAVE_BF16
+const rv_kernels rv_kernels_avx512bf16 = {
+  .name = "avx512bf16", .bf16 = true,
+#elif defined(__AVX512F__)
 const rv_kernels rv_kernels_avx512 = {
   .name = "avx512",
 #else

@@ -1,11 +1,13 @@
 /* repvit-bench — time the forward pass.
  *
  *   repvit-bench --model FILE [--size WxH] [--threads N] [--runs K]
+ *                [--precision f32|bf16]
  *
  * Fills the input with a fixed pseudo-random image, runs two warm-up
  * forwards, then K timed ones; prints the median and minimum time and the
  * effective GFLOP/s (2 x conv MACs / median time), and the CPU time per
- * forward (all threads; on a loaded machine the steadier figure). */
+ * forward (all threads; on a loaded machine the steadier figure), and the
+ * precision in effect (bf16 falls back to f32 without AVX512-BF16). */
 #include "repvit.h"
 
 #include <stdio.h>
@@ -33,6 +35,7 @@ main (int argc, char **argv)
 {
   const char *model_path = NULL;
   int w = 640, h = 640, threads = 1, runs = 10;
+  rv_precision precision = RV_PRECISION_F32;
   for (int i = 1; i + 1 < argc; i += 2) {
     const char *a = argv[i], *v = argv[i + 1];
     if (!strcmp (a, "--model"))
@@ -43,12 +46,14 @@ main (int argc, char **argv)
       threads = atoi (v);
     else if (!strcmp (a, "--runs") && (runs = atoi (v)) > 0)
       ;
+    else if (!strcmp (a, "--precision") && (!strcmp (v, "f32") || !strcmp (v, "bf16")))
+      precision = !strcmp (v, "bf16") ? RV_PRECISION_BF16 : RV_PRECISION_F32;
     else
       model_path = NULL, i = argc;
   }
   if (!model_path || argc % 2 == 0) {
     fprintf (stderr, "usage: repvit-bench --model FILE [--size WxH] "
-        "[--threads N] [--runs K]\n");
+        "[--threads N] [--runs K] [--precision f32|bf16]\n");
     return 2;
   }
   char err[512];
@@ -56,6 +61,7 @@ main (int argc, char **argv)
   rv_ctx *ctx = NULL;
   if (rv_model_load (model_path, &model, err, sizeof err)
       || rv_ctx_init (model, threads, &ctx, err, sizeof err)
+      || rv_ctx_set_precision (ctx, precision, err, sizeof err)
       || rv_ctx_set_input_size (ctx, w, h, err, sizeof err)) {
     fprintf (stderr, "repvit-bench: %s\n", err);
     return 1;
@@ -78,8 +84,9 @@ main (int argc, char **argv)
   qsort (t, (size_t) runs, sizeof *t, cmp_double);
   double med = runs % 2 ? t[runs / 2] : (t[runs / 2 - 1] + t[runs / 2]) / 2;
   double macs = rv_model_macs (model, w, h);
-  printf ("model: %s-%s %dx%d threads %d runs %d\n", rv_model_variant (model),
-      rv_model_scale (model), w, h, threads, runs);
+  printf ("model: %s-%s %dx%d threads %d runs %d\nprecision: %s\n",
+      rv_model_variant (model), rv_model_scale (model), w, h, threads, runs,
+      rv_ctx_get_precision (ctx) == RV_PRECISION_BF16 ? "bf16" : "f32");
   printf ("median: %.2f ms\nmin: %.2f ms\ncpu: %.2f ms\nmacs: %.3f G\n"
       "gflops: %.1f\n", med, t[0], cpu / runs, macs * 1e-9,
       2 * macs / (med * 1e6));

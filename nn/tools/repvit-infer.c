@@ -1,6 +1,7 @@
 /* repvit-infer — run the detector on a .npy input, or describe a model.
  *
  *   repvit-infer --model FILE --input-npy X.npy --output-npy Y.npy [--threads N]
+ *                [--precision f32|bf16]
  *       X: float32 [1, 3, H, W] C-order (H, W multiples of 32);
  *       Y: float32 [1, 4 + nc, anchors], the raw Detect output.
  *   repvit-infer --model FILE --info
@@ -131,6 +132,7 @@ main (int argc, char **argv)
 {
   const char *model_path = NULL, *in_path = NULL, *out_path = NULL;
   int threads = 1, info = 0;
+  rv_precision precision = RV_PRECISION_F32;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp (a, "--info")) {
@@ -147,13 +149,17 @@ main (int argc, char **argv)
       out_path = v;
     else if (!strcmp (a, "--threads"))
       threads = atoi (v);
+    else if (!strcmp (a, "--precision") && strcmp (v, "f32") && strcmp (v, "bf16"))
+      return die ("--precision %s: must be f32 or bf16%s", v, "");
+    else if (!strcmp (a, "--precision"))
+      precision = !strcmp (v, "bf16") ? RV_PRECISION_BF16 : RV_PRECISION_F32;
     else
       return die ("unknown option %s%s", a, "");
     i++;
   }
   if (!model_path || (!info && (!in_path || !out_path))) {
     fprintf (stderr, "usage: repvit-infer --model FILE --input-npy X.npy "
-        "--output-npy Y.npy [--threads N]\n"
+        "--output-npy Y.npy [--threads N] [--precision f32|bf16]\n"
         "       repvit-infer --model FILE --info\n");
     return 2;
   }
@@ -172,9 +178,12 @@ main (int argc, char **argv)
   rv_ctx *ctx = NULL;
   int rc = read_npy (in_path, &input, shape);
   if (!rc && (rv_ctx_init (model, threads, &ctx, err, sizeof err)
+          || rv_ctx_set_precision (ctx, precision, err, sizeof err)
           || rv_ctx_set_input_size (ctx, (int) shape[3], (int) shape[2], err,
               sizeof err)))
     rc = die ("%s%s", err, "");
+  if (!rc && rv_ctx_get_precision (ctx) != precision)
+    fprintf (stderr, "repvit-infer: no AVX512-BF16 on this CPU: precision f32\n");
   if (!rc) {
     memcpy (rv_ctx_input (ctx), input, sizeof *input * 3 * shape[2] * shape[3]);
     rv_status st = rv_ctx_forward (ctx);

@@ -3,6 +3,10 @@
  * file vs memory loading, and no allocation in the per-frame path (malloc is
  * interposed and counted; OpenBLAS's small-matrix kernels allocate inside
  * the library, out of our hands, and are counted apart).
+ * Precision: BF16 takes effect exactly where the CPU has AVX512-BF16 (and
+ * RV_FORCE_PORTABLE is not set), stays near F32 there and equal to it
+ * elsewhere, allocates nothing per frame; back in F32 the output has the
+ * bits it had before.
  *
  * usage: test-ctx MODEL.safetensors */
 #include "repvit.h"
@@ -223,7 +227,65 @@ main (int argc, char **argv)
   CHECK (rv_ctx_postprocess (c1, NULL, &pp, dets, 300, &nd) == RV_ERR_ARG,
       "postprocess without letterbox");
 
-  free (rgb), free (o1), free (o3), free (om), free (again);
+  /* precision */
+  CHECK (rv_ctx_get_precision (c1) == RV_PRECISION_F32, "default precision");
+  CHECK (rv_ctx_set_precision (c1, (rv_precision) 7, err, sizeof err)
+      == RV_ERR_ARG && strstr (err, "precision 7"), "bad precision: %s", err);
+  const char *force = getenv ("RV_FORCE_PORTABLE");
+  int bf16 = 0;
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init ();
+  bf16 = __builtin_cpu_supports ("avx512bf16") && __builtin_cpu_supports ("avx512bw")
+      && !(force && *force && *force != '0');
+#else
+  (void) force;
+#endif
+  CHECK (rv_ctx_set_precision (c1, RV_PRECISION_BF16, err, sizeof err) == RV_OK,
+      "set bf16: %s", err);
+  CHECK (rv_ctx_get_precision (c1) == (bf16 ? RV_PRECISION_BF16 : RV_PRECISION_F32),
+      "precision in effect %d, CPU %s AVX512-BF16 kernels",
+      (int) rv_ctx_get_precision (c1), bf16 ? "with" : "without");
+  printf ("bf16 %s\n", bf16 ? "in effect" : "falls back to f32 here");
+  float *ob = run (c1, 160, 128, &n2);
+  int boxes = 4 * n / 84;
+  if (ob && n2 == n) {
+    /* Only changed or not: this random-weight model on a noise input is
+     * chaotic (in f32, 1e-3 of input noise moves boxes by 100 px); the
+     * golden tests hold bf16 to the reference on calibrated models. */
+    float db = max_diff (o1, ob, boxes), ds = max_diff (o1 + boxes, ob + boxes, n - boxes);
+    int sane = 1;
+    for (int i = 0; i < n; i++)
+      sane &= isfinite (ob[i]) && (i < boxes || (ob[i] >= 0 && ob[i] <= 1));
+    printf ("bf16 vs f32: boxes %g px, scores %g\n", db, ds);
+    CHECK (bf16 ? sane && (db > 0 || ds > 0) : db == 0 && ds == 0,
+        "bf16 vs f32 output: boxes %g px, scores %g, finite and in range %d",
+        db, ds, sane);
+  }
+#if COUNT_MALLOC
+  n_allocs = 0;
+  counting = 1;
+#endif
+  s1 = rv_ctx_forward (c1);
+  s3 = rv_ctx_detect (c1, &frame, &pp, dets, 300, &nd);
+#if COUNT_MALLOC
+  counting = 0;
+  CHECK (n_allocs == 0, "%d allocations in the bf16 per-frame path", n_allocs);
+#endif
+  CHECK (s1 == RV_OK && s3 == RV_OK, "bf16 per-frame calls");
+  rv_ctx_set_threads (c1, 3);   /* re-planned with the bf16 scratch */
+  float *ob3 = run (c1, 160, 128, &n2);
+  CHECK (ob && ob3 && max_diff (ob, ob3, boxes) < 1e-2f
+      && max_diff (ob + boxes, ob3 + boxes, n - boxes) < 1e-4f,
+      "bf16 with 1 and 3 threads differs");
+  rv_ctx_set_threads (c1, 1);
+  CHECK (rv_ctx_set_precision (c1, RV_PRECISION_F32, err, sizeof err) == RV_OK
+      && rv_ctx_get_precision (c1) == RV_PRECISION_F32, "back to f32: %s", err);
+  float *of = run (c1, 160, 128, &n2);
+  CHECK (of && n2 == n && !memcmp (of, o1, (size_t) n * sizeof *o1),
+      "f32 output after bf16 differs from the first f32 output");
+
+  free (rgb), free (o1), free (o3), free (om), free (again), free (ob), free (ob3),
+      free (of);
   rv_ctx_free (c1);
   rv_ctx_free (c3);
   rv_ctx_free (cm);

@@ -1,7 +1,11 @@
 /* Every kernel of nn/src/ops.c against a naive double-precision reference,
  * on odd sizes, every activation, residual and strided views, with 1 and 3
  * threads; the table kernels (convolutions, FFN, squeeze-excite) once per
- * table this CPU runs: portable, AVX2, AVX-512. Prints the failing case. */
+ * table this CPU runs: portable, AVX2, AVX-512, AVX-512 with BF16. The BF16
+ * table's f32 kernels must give the AVX-512 ones' bits; its bf16 GEMMs are
+ * checked against the reference on bf16-rounded weights and inputs (the
+ * products are exact in f32, so the f32 tolerance holds). Prints the
+ * failing case. */
 #include "ops.h"
 
 #include <math.h>
@@ -12,7 +16,56 @@
 static int failures;
 static unsigned rng = 1;
 static const rv_kernels *kern;  /* the table under test */
+static int bf16;                /* dense convs in bf16 */
 
+/* x rounded to 8 significant bits, ties to even: bfloat16 */
+static float
+bf16_round (float x)
+{
+  int e;
+  double m = frexp (x, &e);
+  return (float) ldexp (nearbyint (ldexp (m, 8)), e - 8);
+}
+
+static float *
+bf16_copy (const float *x, size_t n)
+{
+  float *y = malloc (n * sizeof *y);
+  for (size_t i = 0; i < n; i++)
+    y[i] = bf16_round (x[i]);
+  return y;
+}
+
+/* The bf16 weight copy the context would give cv. */
+static uint16_t *
+with_w16 (rv_conv *cv)
+{
+  uint16_t *w16 = malloc (rv_bf16_weights_size (cv) * sizeof *w16);
+  rv_bf16_weights (cv, w16);
+  cv->w16 = w16;
+  return w16;
+}
+
+/* The BF16 table's f32 kernels are the AVX-512 ones: a run of the table
+ * the f32 cases must match bit for bit, or NULL. */
+static const rv_kernels *
+twin (void)
+{
+#if RV_HAVE_X86_KERNELS
+  if (kern == &rv_kernels_avx512bf16 && !bf16)
+    return &rv_kernels_avx512;
+#endif
+  return NULL;
+}
+
+static void
+same_bits (const char *what, const float *got, const float *twin_got, size_t n)
+{
+  if (memcmp (got, twin_got, n * sizeof *got)) {
+    printf ("FAIL %s: f32 result differs from the avx512 table's\n", what);
+    failures++;
+  }
+}
 static float
 frand (float lo, float hi)
 {
@@ -71,8 +124,12 @@ conv_case (int cin, int cout, int k, int s, int groups, int h, int w,
   float sc = 1.0f / sqrtf ((float) cpg * k * k);
   for (size_t i = 0; i < (size_t) cout * cpg * k * k; i++)
     wt[i] *= sc;
+  /* what the reference multiplies */
+  float *xr = bf16 ? bf16_copy (x, (size_t) cin * h * w) : x;
+  float *wr = bf16 ? bf16_copy (wt, (size_t) cout * cpg * k * k) : wt;
   size_t cs = (size_t) ho * wo + extra_cs;
-  float *y = rand_buf (cs * cout, -9, 9);
+  float *y = rand_buf (cs * cout, -9, 9), *y2 = malloc (cs * cout * sizeof *y2);
+  memcpy (y2, y, cs * cout * sizeof *y2);
   float *res = with_res ? rand_buf ((size_t) cout * ho * wo, -1, 1) : NULL;
   double *ref = malloc ((size_t) cout * ho * wo * sizeof *ref);
   for (int o = 0; o < cout; o++)
@@ -84,13 +141,14 @@ conv_case (int cin, int cout, int k, int s, int groups, int h, int w,
             for (int kx = 0; kx < k; kx++) {
               int iy = oy * s - k / 2 + ky, ix = ox * s - k / 2 + kx;
               if (iy >= 0 && iy < h && ix >= 0 && ix < w)
-                acc += (double) wt[((o * cpg + ci) * k + ky) * k + kx]
-                    * x[((size_t) (o / opg * cpg + ci) * h + iy) * w + ix];
+                acc += (double) wr[((o * cpg + ci) * k + ky) * k + kx]
+                    * xr[((size_t) (o / opg * cpg + ci) * h + iy) * w + ix];
             }
         size_t i = ((size_t) o * ho + oy) * wo + ox;
         ref[i] = act_ref (acc, act) + (res ? res[i] : 0);
       }
-  rv_conv cv = { cin, cout, k, s, groups, act, wt, b };
+  rv_conv cv = { cin, cout, k, s, groups, act, wt, b, NULL };
+  uint16_t *w16 = bf16 ? with_w16 (&cv) : NULL;
   rv_tensor tx = { x, cin, h, w, (size_t) h * w, 0, 0 };
   rv_tensor ty = { y, cout, ho, wo, cs, 0, 0 };
   rv_tensor tr = { res, cout, ho, wo, (size_t) ho * wo, 0, 0 };
@@ -98,11 +156,19 @@ conv_case (int cin, int cout, int k, int s, int groups, int h, int w,
   float *scratch = sf ? malloc (sf * sizeof *scratch) : NULL;
   kern->conv2d (&cv, tx, ty, res ? &tr : NULL, scratch, nt);
   char what[160];
-  snprintf (what, sizeof what, "%s conv cin %d cout %d k %d s %d groups %d "
-      "%dx%d act %d res %d cs+%d threads %d", kern->name, cin, cout, k, s,
-      groups, h, w, act, with_res, extra_cs, nt);
+  snprintf (what, sizeof what, "%s %s conv cin %d cout %d k %d s %d groups %d "
+      "%dx%d act %d res %d cs+%d threads %d", kern->name, bf16 ? "bf16" : "f32",
+      cin, cout, k, s, groups, h, w, act, with_res, extra_cs, nt);
   check (what, y, cs, ref, cout, (size_t) ho * wo, 2e-5);
-  free (x), free (wt), free (b), free (y), free (res), free (ref), free (scratch);
+  if (twin ()) {
+    ty.d = y2;
+    twin ()->conv2d (&cv, tx, ty, res ? &tr : NULL, scratch, nt);
+    same_bits (what, y, y2, cs * cout);
+  }
+  if (bf16)
+    free (xr), free (wr);
+  free (x), free (wt), free (b), free (y), free (y2), free (res), free (ref),
+      free (scratch), free (w16);
 }
 
 /* y = act(x) over a wide range: the exp / erf approximations. */
@@ -116,7 +182,7 @@ activation_range (rv_act act)
     x[i] = -100.0f + 200.0f * i / (N - 1);
     ref[i] = act_ref (x[i], act);
   }
-  rv_conv cv = { 1, 1, 1, 1, 1, act, &one, &zero };
+  rv_conv cv = { 1, 1, 1, 1, 1, act, &one, &zero, NULL };
   float *scratch = malloc (kern->conv_scratch (&cv, N, 1, N, 2) * sizeof *scratch + 1);
   kern->conv2d (&cv, (rv_tensor) { x, 1, 1, N, N, 0, 0 },
       (rv_tensor) { y, 1, 1, N, N, 0, 0 }, NULL, scratch, 2);
@@ -198,7 +264,11 @@ se_case (int c, int r, int h, int w, int nt)
       free (mean), free (hid);
 }
 
-/* y = x + c1(act0(c0(x))) with 1x1 convs; y has a channel stride of its own. */
+/* y = x + c1(act0(c0(x))) with 1x1 convs; y has a channel stride of its own.
+ * In bf16 the hidden activation is rounded to bf16 too: where the kernel's
+ * f32 value and the reference's may round to neighbouring bf16 values (the
+ * reference within 1e-5 of a tie), the difference times the weight is
+ * allowed on top of the tolerance. */
 static void
 ffn_case (int c, int hidden, int h, int w, rv_act act0, int nt)
 {
@@ -209,31 +279,55 @@ ffn_case (int c, int hidden, int h, int w, rv_act act0, int nt)
   float *w1 = rand_buf ((size_t) c * hidden, -1, 1), *b1 = rand_buf (c, -0.5f, 0.5f);
   for (int i = 0; i < hidden * c; i++)
     w0[i] /= sqrtf ((float) c), w1[i] /= sqrtf ((float) hidden);
+  float *xr = bf16 ? bf16_copy (x, (size_t) c * n) : x;
+  float *w0r = bf16 ? bf16_copy (w0, (size_t) hidden * c) : w0;
+  float *w1r = bf16 ? bf16_copy (w1, (size_t) c * hidden) : w1;
   double *hid = malloc ((size_t) hidden * n * sizeof *hid), *ref = malloc ((size_t) c * n * sizeof *ref);
+  double *tie = calloc ((size_t) hidden * n, sizeof *tie);
+  double *slack = malloc ((size_t) c * n * sizeof *slack);
   for (int o = 0; o < hidden; o++)
     for (int j = 0; j < n; j++) {
       double acc = b0[o];
       for (int i = 0; i < c; i++)
-        acc += (double) w0[(size_t) o * c + i] * x[(size_t) i * n + j];
-      hid[(size_t) o * n + j] = act_ref (acc, act0);
+        acc += (double) w0r[(size_t) o * c + i] * xr[(size_t) i * n + j];
+      double v = act_ref (acc, act0), d = 1e-5 * (1 + fabs (v));
+      hid[(size_t) o * n + j] = bf16 ? bf16_round ((float) v) : v;
+      if (bf16)
+        tie[(size_t) o * n + j] = bf16_round ((float) (v + d)) - bf16_round ((float) (v - d));
     }
   for (int o = 0; o < c; o++)
     for (int j = 0; j < n; j++) {
-      double acc = b1[o];
-      for (int i = 0; i < hidden; i++)
-        acc += w1[(size_t) o * hidden + i] * hid[(size_t) i * n + j];
+      double acc = b1[o], sl = 0;
+      for (int i = 0; i < hidden; i++) {
+        acc += w1r[(size_t) o * hidden + i] * hid[(size_t) i * n + j];
+        sl += fabs (w1r[(size_t) o * hidden + i]) * tie[(size_t) i * n + j];
+      }
       ref[(size_t) o * n + j] = acc + x[(size_t) o * n + j];
+      slack[(size_t) o * n + j] = sl;
     }
-  rv_conv c0 = { c, hidden, 1, 1, 1, act0, w0, b0 }, c1 = { hidden, c, 1, 1, 1, RV_ACT_NONE, w1, b1 };
+  rv_conv c0 = { c, hidden, 1, 1, 1, act0, w0, b0, NULL },
+      c1 = { hidden, c, 1, 1, 1, RV_ACT_NONE, w1, b1, NULL };
+  uint16_t *w16_0 = bf16 ? with_w16 (&c0) : NULL, *w16_1 = bf16 ? with_w16 (&c1) : NULL;
+  float *y2 = malloc (ys * c * sizeof *y2);
+  memcpy (y2, y, ys * c * sizeof *y2);
   float *scratch = malloc (kern->ffn_scratch (&c0, n, nt) * sizeof *scratch + 1);
   kern->ffn (&c0, &c1, (rv_tensor) { x, c, h, w, (size_t) n, 0, 0 },
       (rv_tensor) { y, c, h, w, ys, 0, 0 }, scratch, nt);
   char what[96];
-  snprintf (what, sizeof what, "%s ffn c %d hidden %d %dx%d act %d threads %d",
-      kern->name, c, hidden, h, w, act0, nt);
+  snprintf (what, sizeof what, "%s %s ffn c %d hidden %d %dx%d act %d threads %d",
+      kern->name, bf16 ? "bf16" : "f32", c, hidden, h, w, act0, nt);
+  for (size_t i = 0; i < (size_t) c * n; i++)   /* the reference moves by the slack */
+    ref[i] += fmax (-slack[i], fmin (slack[i], y[i / n * ys + i % n] - ref[i]));
   check (what, y, ys, ref, c, (size_t) n, 2e-5);
-  free (x), free (y), free (w0), free (b0), free (w1), free (b1), free (hid), free (ref),
-      free (scratch);
+  if (twin ()) {
+    twin ()->ffn (&c0, &c1, (rv_tensor) { x, c, h, w, (size_t) n, 0, 0 },
+        (rv_tensor) { y2, c, h, w, ys, 0, 0 }, scratch, nt);
+    same_bits (what, y, y2, ys * c);
+  }
+  if (bf16)
+    free (xr), free (w0r), free (w1r);
+  free (x), free (y), free (y2), free (w0), free (b0), free (w1), free (b1), free (hid),
+      free (ref), free (tie), free (slack), free (scratch), free (w16_0), free (w16_1);
 }
 
 static void
@@ -323,31 +417,42 @@ dfl_case (int h, int w, int nt)
   free (box), free (out), free (ref);
 }
 
+/* The dense convs and FFNs (GEMMs): odd K (a half-empty bf16 pair), odd
+ * widths (tails of tiles), odd hidden widths. */
+static void
+gemm_cases (const rv_act *acts, int t)
+{
+  for (int a = 0; a < 5; a++) {
+    conv_case (24, 40, 1, 1, 1, 13, 17, acts[a], a % 2, 0, t);
+    conv_case (5, 7, 3, 1, 1, 9, 11, acts[a], a % 2, 0, t);      /* im2col */
+    conv_case (6, 8, 3, 2, 1, 9, 11, acts[a], 0, 0, t);
+    conv_case (19, 3, 1, 1, 1, 7, 101, acts[a], a % 2, 0, t);    /* SIMD tails */
+  }
+  conv_case (16, 12, 1, 1, 1, 5, 6, RV_ACT_SIGMOID, 0, 37, t);   /* strided output */
+  conv_case (64, 24, 3, 1, 1, 40, 128, RV_ACT_SILU, 1, 0, t);    /* im2col tiles */
+  conv_case (3, 8, 3, 2, 1, 64, 64, RV_ACT_GELU, 0, 0, t);       /* stem */
+  conv_case (96, 200, 1, 1, 1, 20, 20, RV_ACT_SILU, 1, 0, t);    /* channel split */
+  conv_case (4, 6, 3, 1, 1, 1, 1, RV_ACT_SILU, 0, 0, t);         /* 1x1 image */
+  ffn_case (16, 32, 9, 13, RV_ACT_GELU, t);
+  ffn_case (40, 80, 20, 21, RV_ACT_SILU, t);
+  ffn_case (8, 16, 1, 3, RV_ACT_GELU, t);
+  ffn_case (7, 13, 5, 9, RV_ACT_GELU, t);
+}
+
 /* The table kernels: convolutions, FFN, squeeze-excite. */
 static void
 table_cases (const rv_act *acts)
 {
   for (int t = 1; t <= 3; t += 2) {
+    gemm_cases (acts, t);
     for (int a = 0; a < 5; a++) {
-      conv_case (24, 40, 1, 1, 1, 13, 17, acts[a], a % 2, 0, t);   /* GEMM */
-      conv_case (5, 7, 3, 1, 1, 9, 11, acts[a], a % 2, 0, t);      /* im2col */
-      conv_case (6, 8, 3, 2, 1, 9, 11, acts[a], 0, 0, t);
       conv_case (9, 9, 3, 1, 9, 7, 9, acts[a], a % 2, 0, t);       /* depthwise */
       conv_case (9, 9, 3, 2, 9, 7, 10, acts[a], 0, 0, t);
       conv_case (21, 21, 3, 1, 21, 9, 37, acts[a], a % 2, 0, t);   /* SIMD tails */
-      conv_case (19, 3, 1, 1, 1, 7, 101, acts[a], a % 2, 0, t);
     }
-    conv_case (16, 12, 1, 1, 1, 5, 6, RV_ACT_SIGMOID, 0, 37, t);   /* strided output */
-    conv_case (64, 24, 3, 1, 1, 40, 128, RV_ACT_SILU, 1, 0, t);    /* im2col tiles */
-    conv_case (3, 8, 3, 2, 1, 64, 64, RV_ACT_GELU, 0, 0, t);       /* stem */
-    conv_case (96, 200, 1, 1, 1, 20, 20, RV_ACT_SILU, 1, 0, t);    /* channel split */
     conv_case (4, 4, 3, 1, 4, 1, 1, RV_ACT_NONE, 1, 0, t);         /* 1x1 image */
     conv_case (4, 4, 3, 2, 4, 1, 2, RV_ACT_NONE, 0, 0, t);
     conv_case (4, 4, 3, 2, 4, 2, 3, RV_ACT_NONE, 0, 0, t);
-    conv_case (4, 6, 3, 1, 1, 1, 1, RV_ACT_SILU, 0, 0, t);
-    ffn_case (16, 32, 9, 13, RV_ACT_GELU, t);
-    ffn_case (40, 80, 20, 21, RV_ACT_SILU, t);
-    ffn_case (8, 16, 1, 3, RV_ACT_GELU, t);
     se_case (48, 16, 5, 7, t);
     se_case (24, 8, 9, 17, t);
   }
@@ -375,6 +480,25 @@ main (void)
     table_cases (acts);
   } else {
     printf ("no AVX-512 here: its kernels are not tested\n");
+  }
+  int has_bf16 = __builtin_cpu_supports ("avx512bf16")
+      && __builtin_cpu_supports ("avx512bw");
+  if (has_bf16) {
+    kern = &rv_kernels_avx512bf16;
+    table_cases (acts);
+    bf16 = 1;
+    for (int t = 1; t <= 3; t += 2)
+      gemm_cases (acts, t);
+    bf16 = 0;
+  } else {
+    printf ("no AVX512-BF16 here: its kernels are not tested; contexts stay "
+        "f32 (test-ctx checks it)\n");
+  }
+  const char *force = getenv ("RV_FORCE_PORTABLE");
+  if (!(force && *force && *force != '0') && rv_kernels_active ()->bf16 != has_bf16) {
+    printf ("FAIL the %s table was chosen on a CPU %s AVX512-BF16\n",
+        rv_kernels_active ()->name, has_bf16 ? "with" : "without");
+    failures++;
   }
 #endif
   for (int t = 1; t <= 3; t += 2) {
