@@ -16,8 +16,9 @@
 # exported to safetensors); per input size the same weights folded (BN into convs, RepVGGDW
 # into one depthwise conv) and exported to ONNX, and ONNX Runtime's output checked against the
 # float64 reference (boxes within 1e-3 of the input size, scores within 1e-3). Then per cell
-# (model, size, threads) the engines run interleaved, repvit, ort, torch, repvit, ..., each in
-# its own process: repvit-bench, ONNX Runtime (onnxruntime-node: intra-op THREADS, inter-op 1,
+# (model, size, threads) the engines run interleaved, repvit, repvit-bf16, ort, torch, repvit, ...,
+# each in its own process: repvit-bench (f32, and --precision bf16: the dense convs in bf16 on
+# AVX512-BF16 CPUs; the table marks the column "f32" where bf16 fell back), ONNX Runtime (onnxruntime-node: intra-op THREADS, inter-op 1,
 # all graph optimizations; tools/bench/ort_run.js) and PyTorch eager on the folded model
 # (torch.set_num_threads(THREADS); tools/bench/torch_bench.py). The roof is OpenBLAS sgemm on
 # a large square product at the same thread count (tools/bench/sgemm_roof.c).
@@ -89,9 +90,11 @@ for model in $models; do
     for thr in $threads; do
       log "time $model $size threads $thr"
       for ((r = 0; r < rounds; r++)); do
-        for engine in repvit ort torch; do
+        for engine in repvit repvit-bf16 ort torch; do
           case $engine in
             repvit) cmd=("$repvit_bench" --model "$work/$model/model.safetensors" --size "$size" --threads "$thr" --runs "$runs") ;;
+            repvit-bf16) cmd=("$repvit_bench" --model "$work/$model/model.safetensors" --size "$size" --threads "$thr" --runs "$runs"
+                              --precision bf16) ;;
             ort) cmd=(node "$bench/ort_run.js" "$work/$model/$size.onnx" "$size" "$thr" "$runs" 1) ;;
             torch) cmd=(env OMP_NUM_THREADS="$thr" "$py" "$bench/torch_bench.py" run "$work/$model/model.safetensors" "$size" "$thr" "$runs" 1) ;;
           esac
@@ -99,6 +102,7 @@ for model in $models; do
             || { cat "$work/out" "$work/err" >&2; echo "$engine failed: ${cmd[*]}" >&2; exit 1; }
           ms=$(value_of median "$work/out") cpu=$(value_of cpu "$work/out")
           [ -n "$ms" ] && [ -n "$cpu" ] || { cat "$work/out" >&2; echo "$engine: no median or cpu time in its output" >&2; exit 1; }
+          [ "$engine" != repvit-bf16 ] || grep -q '^precision: bf16' "$work/out" || engine=repvit-bf16-fallback
           echo "$model $size $thr $engine $ms $cpu $(tail -n1 "$work/rss")" >> "$work/times.tsv"
         done
       done
