@@ -1,6 +1,6 @@
 /* repvityolo.c — the repvityolo element: caps, metas, detections equal to
  * the core's own result on the same pixels, inference-interval, QoS,
- * renegotiation, errors, state cycles and model sharing.
+ * renegotiation, errors, state cycles, model sharing and precision.
  *
  * The golden model has random weights; a low confidence threshold makes it
  * detect something in any picture. */
@@ -907,6 +907,73 @@ GST_START_TEST (test_shared_model)
 
 GST_END_TEST;
 
+static gfloat
+iou (gfloat ax, gfloat ay, gfloat aw, gfloat ah, const rv_detection * b)
+{
+  gfloat iw = MIN (ax + aw, b->x2) - MAX (ax, b->x1);
+  gfloat ih = MIN (ay + ah, b->y2) - MAX (ay, b->y1);
+  gfloat inter = MAX (iw, 0.0f) * MAX (ih, 0.0f);
+
+  return inter / (aw * ah + (b->x2 - b->x1) * (b->y2 - b->y1) - inter);
+}
+
+/* precision=bf16: exactly the core's bf16 detections (fp32 ones where the
+ * CPU lacks AVX512-BF16, as model-info then says), and close to fp32: most
+ * of the ten best fp32 detections have a bf16 one of the same class with
+ * IoU > 0.9 and a score within 0.05. (At 128 pixels; on larger inputs this
+ * random-weight model saturates on the synthetic frame, scores of 1.0 and
+ * frame-sized boxes, where any rounding reorders the detections.) */
+GST_START_TEST (test_precision_bf16)
+{
+  const gint w = 330, h_ = 186, target = 128;
+  GstHarness *h = harness_new ("precision", "bf16", "input-size", "128", NULL);
+  GstRepvitDetectionMeta *meta;
+  GstStructure *info;
+  GstBuffer *out;
+  Core f32, bf16;
+  guint8 *rgb;
+  gint matched = 0, best;
+  gchar err[256];
+
+  core_init (&f32);
+  core_init (&bf16);
+  fail_unless (rv_ctx_set_precision (bf16.ctx, RV_PRECISION_BF16, err,
+          sizeof err) == RV_OK, "%s", err);
+  harness_set_caps (h, GST_VIDEO_FORMAT_RGB, w, h_, NULL);
+  out = push_pull (h, make_frame (GST_VIDEO_FORMAT_RGB, w, h_, 0, &rgb), 0);
+  core_detect_rgb (&f32, rgb, w, h_, target, NULL);
+  core_detect_rgb (&bf16, rgb, w, h_, target, NULL);
+  meta = check_equals_core (out, &bf16);
+  g_object_get (h->element, "model-info", &info, NULL);
+  fail_unless_equals_string (gst_structure_get_string (info, "precision"),
+      rv_ctx_get_precision (bf16.ctx) == RV_PRECISION_BF16 ? "bf16" : "fp32");
+  gst_structure_free (info);
+
+  best = MIN (f32.n, 10);
+  for (gint i = 0; i < best; i++)
+    for (guint j = 0; j < gst_repvit_detection_meta_get_count (meta); j++) {
+      const GstRepvitDetection *d = gst_repvit_detection_meta_get (meta, j);
+      const rv_detection *e = &f32.dets[i];
+
+      if (d->class_id == e->class_id && iou (d->x, d->y, d->w, d->h, e) > 0.9f
+          && fabsf (d->confidence - e->score) < 0.05f) {
+        matched++;
+        break;
+      }
+    }
+  GST_INFO ("%d of the %d best fp32 detections found in bf16", matched, best);
+  fail_unless (matched >= best * 8 / 10, "only %d of the %d best fp32 "
+      "detections have a bf16 twin", matched, best);
+
+  gst_buffer_unref (out);
+  g_free (rgb);
+  gst_harness_teardown (h);
+  core_clear (&f32);
+  core_clear (&bf16);
+}
+
+GST_END_TEST;
+
 static Suite *
 repvityolo_suite (void)
 {
@@ -928,6 +995,7 @@ repvityolo_suite (void)
   tcase_add_test (tc, test_errors);
   tcase_add_test (tc, test_state_cycles);
   tcase_add_test (tc, test_shared_model);
+  tcase_add_test (tc, test_precision_bf16);
   return s;
 }
 
