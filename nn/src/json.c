@@ -1,4 +1,4 @@
-/* json.c — strict recursive-descent JSON parser; see json.h. */
+/* json.c — strict JSON checker and reader; see json.h. */
 #include "json.h"
 
 #include <stdarg.h>
@@ -7,40 +7,29 @@
 #include <string.h>
 
 #define JSON_MAX_DEPTH 32
-/* A value costs ~50 bytes parsed, 2 in the text: bound the memory a hostile
- * header can claim (the largest model has ~20k values). */
-#define JSON_MAX_VALUES (1 << 20)
-
-typedef struct {
-  const char *s, *end, *p;
-  char *err;
-  size_t err_size;
-  bool failed;
-  size_t n_values;
-} json_parser;
 
 static bool
-fail (json_parser *ps, const char *fmt, ...)
+fail (json_reader *rd, const char *fmt, ...)
 {
-  if (!ps->failed) {
+  if (!rd->failed && rd->err) {
     char msg[160];
     va_list ap;
     va_start (ap, fmt);
     vsnprintf (msg, sizeof msg, fmt, ap);
     va_end (ap);
-    snprintf (ps->err, ps->err_size, "%s at byte %zu", msg,
-        (size_t) (ps->p - ps->s));
-    ps->failed = true;
+    snprintf (rd->err, rd->err_size, "%s at byte %zu", msg,
+        (size_t) (rd->p - rd->s));
   }
+  rd->failed = true;
   return false;
 }
 
 static void
-skip_ws (json_parser *ps)
+skip_ws (json_reader *rd)
 {
-  while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n'
-          || *ps->p == '\r'))
-    ps->p++;
+  while (rd->p < rd->end && (*rd->p == ' ' || *rd->p == '\t' || *rd->p == '\n'
+          || *rd->p == '\r'))
+    rd->p++;
 }
 
 static int
@@ -109,95 +98,92 @@ utf8_seq (const unsigned char *p, const unsigned char *end)
   return n;
 }
 
-/* ps->p is on the opening quote. The decoded text is never longer than the
- * source, so one allocation of the source length suffices. */
-static bool
-parse_string (json_parser *ps, char **out)
+static void
+put (char **w, const char *bytes, size_t n)
 {
-  const char *q = ++ps->p;
-  while (q < ps->end && *q != '"')
-    q += *q == '\\' && q + 1 < ps->end ? 2 : 1;
-  if (q >= ps->end)
-    return fail (ps, "unterminated string");
-  char *o = malloc ((size_t) (q - ps->p) + 1), *w = o;
-  if (!o)
-    return fail (ps, "out of memory");
-  while (*ps->p != '"') {
-    unsigned char c = (unsigned char) *ps->p;
-    if (c < 0x20) {
-      free (o);
-      return fail (ps, "control character in string");
-    }
+  if (*w) {
+    memcpy (*w, bytes, n);
+    *w += n;
+  }
+}
+
+/* rd->p is on the opening quote. Decodes to *out (NULL: only checks) and
+ * moves *out past the NUL. */
+static bool
+read_string (json_reader *rd, char **out)
+{
+  const char *q = ++rd->p;
+  char *w = out ? *out : NULL, utf8[4];
+  while (q < rd->end && *q != '"')
+    q += *q == '\\' && q + 1 < rd->end ? 2 : 1;
+  if (q >= rd->end)
+    return fail (rd, "unterminated string");
+  while (*rd->p != '"') {
+    unsigned char c = (unsigned char) *rd->p;
+    if (c < 0x20)
+      return fail (rd, "control character in string");
     if (c >= 0x80) {
-      size_t n = utf8_seq ((const unsigned char *) ps->p,
+      size_t n = utf8_seq ((const unsigned char *) rd->p,
           (const unsigned char *) q);
-      if (n == 0) {
-        free (o);
-        return fail (ps, "invalid UTF-8 in string");
-      }
-      memcpy (w, ps->p, n);
-      w += n;
-      ps->p += n;
+      if (n == 0)
+        return fail (rd, "invalid UTF-8 in string");
+      put (&w, rd->p, n);
+      rd->p += n;
       continue;
     }
     if (c != '\\') {
-      *w++ = (char) c;
-      ps->p++;
+      put (&w, rd->p++, 1);
       continue;
     }
-    char e = ps->p[1];
-    ps->p += 2;
+    char e = rd->p[1];
+    rd->p += 2;
     switch (e) {
-      case '"': *w++ = '"'; break;
-      case '\\': *w++ = '\\'; break;
-      case '/': *w++ = '/'; break;
-      case 'b': *w++ = '\b'; break;
-      case 'f': *w++ = '\f'; break;
-      case 'n': *w++ = '\n'; break;
-      case 'r': *w++ = '\r'; break;
-      case 't': *w++ = '\t'; break;
+      case '"': case '\\': case '/': put (&w, &e, 1); break;
+      case 'b': put (&w, "\b", 1); break;
+      case 'f': put (&w, "\f", 1); break;
+      case 'n': put (&w, "\n", 1); break;
+      case 'r': put (&w, "\r", 1); break;
+      case 't': put (&w, "\t", 1); break;
       case 'u': {
-        int cp = ps->p + 4 <= q ? hex4 (ps->p) : -1;
-        ps->p += 4;
+        int cp = rd->p + 4 <= q ? hex4 (rd->p) : -1;
+        rd->p += 4;
         if (cp >= 0xd800 && cp < 0xdc00) {     /* surrogate pair */
-          int lo = ps->p + 6 <= q && ps->p[0] == '\\' && ps->p[1] == 'u'
-              ? hex4 (ps->p + 2) : -1;
+          int lo = rd->p + 6 <= q && rd->p[0] == '\\' && rd->p[1] == 'u'
+              ? hex4 (rd->p + 2) : -1;
           if (lo < 0xdc00 || lo >= 0xe000)
             cp = -1;
           else
             cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-          ps->p += 6;
+          rd->p += 6;
         } else if (cp >= 0xdc00 && cp < 0xe000) {
           cp = -1;
         }
-        if (cp <= 0) {        /* NUL is refused: names are C strings */
-          free (o);
-          return fail (ps, "bad \\u escape in string");
-        }
-        w += put_utf8 (w, (unsigned) cp);
+        if (cp <= 0)        /* NUL is refused: names are C strings */
+          return fail (rd, "bad \\u escape in string");
+        put (&w, utf8, put_utf8 (utf8, (unsigned) cp));
         break;
       }
       default:
-        free (o);
-        ps->p -= 2;
-        return fail (ps, "bad escape in string");
+        rd->p -= 2;
+        return fail (rd, "bad escape in string");
     }
   }
-  ps->p++;
-  *w = '\0';
-  *out = o;
+  rd->p++;
+  put (&w, "", 1);
+  if (out)
+    *out = w;
   return true;
 }
 
 static bool
-parse_number (json_parser *ps, json_value *v)
+read_number (json_reader *rd)
 {
-  const char *p = ps->p, *e = ps->end;
+  const char *p = rd->p, *e = rd->end;
 #define DIGITS(p) ((p) < e && *(p) >= '0' && *(p) <= '9')
   if (p < e && *p == '-')
     p++;
   if (!DIGITS (p))
-    return fail (ps, "bad number");
+    return fail (rd, "bad number");
   if (*p == '0')
     p++;
   else
@@ -206,7 +192,7 @@ parse_number (json_parser *ps, json_value *v)
   if (p < e && *p == '.') {
     p++;
     if (!DIGITS (p))
-      return fail (ps, "bad number");
+      return fail (rd, "bad number");
     while (DIGITS (p))
       p++;
   }
@@ -215,200 +201,140 @@ parse_number (json_parser *ps, json_value *v)
     if (p < e && (*p == '+' || *p == '-'))
       p++;
     if (!DIGITS (p))
-      return fail (ps, "bad number");
+      return fail (rd, "bad number");
     while (DIGITS (p))
       p++;
   }
 #undef DIGITS
-  v->type = JSON_NUMBER;
-  v->str = strndup (ps->p, (size_t) (p - ps->p));
-  ps->p = p;
-  return v->str ? true : fail (ps, "out of memory");
-}
-
-static int
-cmp_key (const void *a, const void *b)
-{
-  return strcmp (**(char *const *const *) a, **(char *const *const *) b);
-}
-
-/* Sorts the keys once: gives O(log n) lookups and finds duplicates. */
-static bool
-index_object (json_parser *ps, json_value *v)
-{
-  char ***sorted = malloc ((v->n ? v->n : 1) * sizeof *sorted);
-  v->order = malloc ((v->n ? v->n : 1) * sizeof *v->order);
-  if (!sorted || !v->order) {
-    free (sorted);
-    return fail (ps, "out of memory");
-  }
-  for (size_t i = 0; i < v->n; i++)
-    sorted[i] = &v->keys[i];
-  qsort (sorted, v->n, sizeof *sorted, cmp_key);
-  for (size_t i = 0; i < v->n; i++) {
-    v->order[i] = (size_t) (sorted[i] - v->keys);
-    if (i > 0 && strcmp (*sorted[i], *sorted[i - 1]) == 0) {
-      fail (ps, "duplicate key \"%.64s\"", *sorted[i]);
-      free (sorted);
-      return false;
-    }
-  }
-  free (sorted);
+  rd->p = p;
   return true;
 }
 
-static bool parse_value (json_parser *ps, json_value *v, int depth);
-
-/* Arrays and objects: items (and keys) grow by doubling. */
+/* Steps over one value, checking it. */
 static bool
-parse_container (json_parser *ps, json_value *v, int depth)
+skip_value (json_reader *rd, int depth)
 {
-  bool object = *ps->p == '{';
+  static const char *literals[] = { "null", "false", "true" };
+  skip_ws (rd);
+  if (depth > JSON_MAX_DEPTH)
+    return fail (rd, "nesting deeper than %d", JSON_MAX_DEPTH);
+  if (rd->p >= rd->end)
+    return fail (rd, "unexpected end of text");
+  char c = *rd->p;
+  if (c == '"')
+    return read_string (rd, NULL);
+  if (c == '-' || (c >= '0' && c <= '9'))
+    return read_number (rd);
+  if (c != '{' && c != '[') {
+    for (size_t i = 0; i < sizeof literals / sizeof literals[0]; i++) {
+      size_t n = strlen (literals[i]);
+      if ((size_t) (rd->end - rd->p) >= n && !memcmp (rd->p, literals[i], n)) {
+        rd->p += n;
+        return true;
+      }
+    }
+    return fail (rd, "unexpected character");
+  }
+  bool object = c == '{';
   char close = object ? '}' : ']';
-  size_t cap = 0;
-  v->type = object ? JSON_OBJECT : JSON_ARRAY;
-  ps->p++;
-  skip_ws (ps);
-  if (ps->p < ps->end && *ps->p == close) {
-    ps->p++;
-    return object ? index_object (ps, v) : true;
+  rd->p++;
+  skip_ws (rd);
+  if (rd->p < rd->end && *rd->p == close) {
+    rd->p++;
+    return true;
   }
   for (;;) {
-    if (v->n == cap) {
-      cap = cap ? 2 * cap : 8;
-      json_value *items = realloc (v->items, cap * sizeof *items);
-      if (items)
-        v->items = items;
-      char **keys = object ? realloc (v->keys, cap * sizeof *keys) : NULL;
-      if (keys)
-        v->keys = keys;
-      if (!items || (object && !keys))
-        return fail (ps, "out of memory");
-    }
-    json_value *item = &v->items[v->n];
-    memset (item, 0, sizeof *item);
-    skip_ws (ps);
+    skip_ws (rd);
     if (object) {
-      if (ps->p >= ps->end || *ps->p != '"')
-        return fail (ps, "expected a string key");
-      if (!parse_string (ps, &v->keys[v->n]))
+      if (rd->p >= rd->end || *rd->p != '"')
+        return fail (rd, "expected a string key");
+      if (!read_string (rd, NULL))
         return false;
-      skip_ws (ps);
-      if (ps->p >= ps->end || *ps->p != ':') {
-        free (v->keys[v->n]);
-        return fail (ps, "expected ':'");
-      }
-      ps->p++;
+      skip_ws (rd);
+      if (rd->p >= rd->end || *rd->p != ':')
+        return fail (rd, "expected ':'");
+      rd->p++;
     }
-    v->n++;     /* counted now so that json_free releases a partial item */
-    if (!parse_value (ps, item, depth + 1))
+    if (!skip_value (rd, depth + 1))
       return false;
-    skip_ws (ps);
-    if (ps->p < ps->end && *ps->p == ',') {
-      ps->p++;
+    skip_ws (rd);
+    if (rd->p < rd->end && *rd->p == ',') {
+      rd->p++;
       continue;
     }
-    if (ps->p < ps->end && *ps->p == close) {
-      ps->p++;
-      return object ? index_object (ps, v) : true;
-    }
-    return fail (ps, object ? "expected ',' or '}'" : "expected ',' or ']'");
-  }
-}
-
-static bool
-parse_value (json_parser *ps, json_value *v, int depth)
-{
-  static const struct { const char *word; json_type type; } literals[] = {
-    { "null", JSON_NULL }, { "false", JSON_FALSE }, { "true", JSON_TRUE },
-  };
-  skip_ws (ps);
-  if (depth > JSON_MAX_DEPTH)
-    return fail (ps, "nesting deeper than %d", JSON_MAX_DEPTH);
-  if (++ps->n_values > JSON_MAX_VALUES)
-    return fail (ps, "more than %d values", JSON_MAX_VALUES);
-  if (ps->p >= ps->end)
-    return fail (ps, "unexpected end of text");
-  char c = *ps->p;
-  if (c == '{' || c == '[')
-    return parse_container (ps, v, depth);
-  if (c == '"') {
-    v->type = JSON_STRING;
-    return parse_string (ps, &v->str);
-  }
-  if (c == '-' || (c >= '0' && c <= '9'))
-    return parse_number (ps, v);
-  for (size_t i = 0; i < sizeof literals / sizeof literals[0]; i++) {
-    size_t n = strlen (literals[i].word);
-    if ((size_t) (ps->end - ps->p) >= n && !memcmp (ps->p, literals[i].word, n)) {
-      v->type = literals[i].type;
-      ps->p += n;
+    if (rd->p < rd->end && *rd->p == close) {
+      rd->p++;
       return true;
     }
+    return fail (rd, object ? "expected ',' or '}'" : "expected ',' or ']'");
   }
-  return fail (ps, "unexpected character");
 }
 
 bool
-json_parse (const char *text, size_t len, json_value *out, char *err,
-    size_t err_size)
+json_check (const char *text, size_t len, char *err, size_t err_size)
 {
-  json_parser ps = { text, text + len, text, err, err_size, false, 0 };
-  memset (out, 0, sizeof *out);
-  if (parse_value (&ps, out, 0)) {
-    skip_ws (&ps);
-    if (ps.p == ps.end)
+  json_reader rd = { text, text, text + len, err, err_size, false };
+  if (skip_value (&rd, 0)) {
+    skip_ws (&rd);
+    if (rd.p == rd.end)
       return true;
-    fail (&ps, "trailing characters");
+    fail (&rd, "trailing characters");
   }
-  json_free (out);
   return false;
 }
 
 void
-json_free (json_value *v)
+json_init (json_reader *rd, const char *text, size_t len)
 {
-  for (size_t i = 0; i < v->n; i++) {
-    json_free (&v->items[i]);
-    if (v->keys)
-      free (v->keys[i]);
-  }
-  free (v->str);
-  free (v->items);
-  free (v->keys);
-  free (v->order);
-  memset (v, 0, sizeof *v);
-}
-
-const json_value *
-json_get (const json_value *obj, const char *key)
-{
-  if (obj->type != JSON_OBJECT || !obj->order)
-    return NULL;
-  size_t lo = 0, hi = obj->n;
-  while (lo < hi) {
-    size_t mid = (lo + hi) / 2, i = obj->order[mid];
-    int c = strcmp (key, obj->keys[i]);
-    if (c == 0)
-      return &obj->items[i];
-    if (c < 0)
-      hi = mid;
-    else
-      lo = mid + 1;
-  }
-  return NULL;
+  *rd = (json_reader) { text, text, text + len, NULL, 0, false };
 }
 
 bool
-json_u64 (const json_value *v, uint64_t *out)
+json_eat (json_reader *rd, char c)
 {
-  if (v->type != JSON_NUMBER || v->str[0] == '-')
+  skip_ws (rd);
+  if (rd->p >= rd->end || *rd->p != c)
+    return false;
+  rd->p++;
+  return true;
+}
+
+bool
+json_next (json_reader *rd)
+{
+  skip_ws (rd);
+  if (rd->p >= rd->end)
+    return false;
+  if (*rd->p == ']' || *rd->p == '}') {
+    rd->p++;
+    return false;
+  }
+  json_eat (rd, ',');
+  return true;
+}
+
+bool
+json_string (json_reader *rd, char **out)
+{
+  skip_ws (rd);
+  if (rd->p < rd->end && *rd->p == '"')
+    return read_string (rd, out);
+  skip_value (rd, 0);
+  return false;
+}
+
+bool
+json_u64 (json_reader *rd, uint64_t *out)
+{
+  skip_ws (rd);
+  const char *q = rd->p;
+  if (!skip_value (rd, 0) || *q < '0' || *q > '9')
     return false;
   uint64_t x = 0;
-  for (const char *p = v->str; *p; p++) {
-    if (*p < '0' || *p > '9' || x > (UINT64_MAX - 9) / 10)
+  for (; q < rd->p; q++) {
+    if (*q < '0' || *q > '9' || x > (UINT64_MAX - 9) / 10)
       return false;
-    x = x * 10 + (uint64_t) (*p - '0');
+    x = x * 10 + (uint64_t) (*q - '0');
   }
   *out = x;
   return true;

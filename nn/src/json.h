@@ -1,5 +1,8 @@
-/* json.h — internal: a small strict JSON parser (RFC 8259) for safetensors
- * headers. Objects reject duplicate keys and keep a sorted index for lookup. */
+/* json.h — internal: a strict JSON reader (RFC 8259) for safetensors headers
+ * and the class-name list. It builds no tree: json_check validates the whole
+ * text without allocating, then the caller walks it with the schema it
+ * expects and keeps only what that schema stores, so a hostile text costs no
+ * memory for what it merely claims. */
 #ifndef RV_JSON_H
 #define RV_JSON_H
 
@@ -7,29 +10,31 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum {
-  JSON_NULL, JSON_FALSE, JSON_TRUE, JSON_NUMBER, JSON_STRING, JSON_ARRAY, JSON_OBJECT
-} json_type;
+typedef struct {
+  const char *s, *p, *end;
+  char *err;                  /* json_check's message, or NULL */
+  size_t err_size;
+  bool failed;
+} json_reader;
 
-typedef struct json_value json_value;
-struct json_value {
-  json_type type;
-  char *str;            /* STRING: decoded UTF-8; NUMBER: the literal */
-  size_t n;             /* ARRAY / OBJECT: number of items */
-  json_value *items;    /* ARRAY / OBJECT: values in document order */
-  char **keys;          /* OBJECT: keys, parallel to items */
-  size_t *order;        /* OBJECT: item indices sorted by key */
-};
+/* Whether text[0..len) is exactly one JSON value nested at most 32 deep with
+ * no NUL in its strings; else a message naming the byte offset. */
+bool json_check (const char *text, size_t len, char *err, size_t err_size);
 
-/* Parses exactly one value from text[0..len) (surrounding whitespace allowed).
- * Returns false with a message naming the byte offset on error; *out is then
- * left empty (json_free is still safe). */
-bool json_parse (const char *text, size_t len, json_value *out, char *err,
-    size_t err_size);
-void json_free (json_value *v);
-/* Member of an object, or NULL. */
-const json_value *json_get (const json_value *obj, const char *key);
-/* A non-negative integer literal without fraction or exponent. */
-bool json_u64 (const json_value *v, uint64_t *out);
+/* A walk over text that passed json_check (on other text it stays within
+ * bounds and just reads nonsense). Each call first skips whitespace. */
+void json_init (json_reader *rd, const char *text, size_t len);
+/* Consumes c if it comes next. */
+bool json_eat (json_reader *rd, char c);
+/* After an opening '[' or '{' (or an item): true on the next item, false
+ * past the closing bracket. An object item starts with its key string. */
+bool json_next (json_reader *rd);
+/* Decodes a string value to *out and moves *out past its NUL (the decoded
+ * text and NUL never outgrow the quoted source); out NULL: only steps over
+ * it. False, stepping over the value, if it is no string. */
+bool json_string (json_reader *rd, char **out);
+/* Steps over a value: true if it was a non-negative integer literal without
+ * fraction or exponent that fits in 64 bits, then stored in *out. */
+bool json_u64 (json_reader *rd, uint64_t *out);
 
 #endif

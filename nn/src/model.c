@@ -3,6 +3,7 @@
  * collapse. */
 #include "model.h"
 #include "error.h"
+#include "json.h"
 #include "weights.h"
 
 #include <errno.h>
@@ -451,6 +452,24 @@ check_metadata (rv_builder *b, rv_model *m, const struct rv_variant *v,
   return RV_OK;
 }
 
+/* The checked JSON list of class names: counts its strings into *n and,
+ * given names (room for *n pointers and then len bytes, which the decoded
+ * strings never outgrow), fills it. False if an item is no string. */
+static bool
+read_names (const char *text, size_t len, char **names, size_t *n)
+{
+  json_reader rd;
+  char *next = names ? (char *) (names + *n) : NULL;   /* past the pointers */
+  json_init (&rd, text, len);
+  bool ok = json_eat (&rd, '[');
+  for (*n = 0; ok && json_next (&rd); (*n)++) {
+    if (names)
+      names[*n] = next;
+    ok = json_string (&rd, names ? &next : NULL);
+  }
+  return ok;
+}
+
 static rv_status
 load_metadata (rv_builder *b, rv_model *m, const struct rv_variant **v,
     const struct rv_scale **s)
@@ -459,7 +478,7 @@ load_metadata (rv_builder *b, rv_model *m, const struct rv_variant **v,
   const char *p = w->path;
   char *err = b->err;
   size_t es = b->es;
-  if (!w->meta)
+  if (!w->has_meta)
     return rv_error (err, es, RV_ERR_METADATA, "%s: missing __metadata__ "
         "(arch, variant, scale, nc, names)", p);
   static const char *required[] = { "arch", "variant", "scale", "nc", "names" };
@@ -509,29 +528,21 @@ load_metadata (rv_builder *b, rv_model *m, const struct rv_variant **v,
   m->bn_eps = b->eps;
 
   const char *names = rv_weights_meta (w, "names");
-  json_value list;
+  size_t len = strlen (names), n;
   char jerr[160];
-  if (!json_parse (names, strlen (names), &list, jerr, sizeof jerr))
+  if (!json_check (names, len, jerr, sizeof jerr))
     return rv_error (err, es, RV_ERR_METADATA, "%s: metadata names is not "
         "valid JSON: %s", p, jerr);
-  rv_status st = RV_OK;
-  bool strings = list.type == JSON_ARRAY;
-  for (size_t i = 0; strings && i < list.n; i++)
-    strings = list.items[i].type == JSON_STRING;
-  if (!strings)
-    st = rv_error (err, es, RV_ERR_METADATA, "%s: metadata names must be a "
+  if (!read_names (names, len, NULL, &n))
+    return rv_error (err, es, RV_ERR_METADATA, "%s: metadata names must be a "
         "JSON list of strings", p);
-  else if (list.n != (size_t) m->nc)
-    st = rv_error (err, es, RV_ERR_METADATA, "%s: metadata names has %zu "
-        "entries but nc is %d", p, list.n, m->nc);
-  else if (!(m->names = calloc (list.n, sizeof *m->names)))
-    st = rv_error (err, es, RV_ERR_NOMEM, "%s: out of memory", p);
-  for (size_t i = 0; !st && i < list.n; i++) {
-    m->names[i] = list.items[i].str;      /* taken over from the list */
-    list.items[i].str = NULL;
-  }
-  json_free (&list);
-  return st ? st : check_metadata (b, m, *v, *s);
+  if (n != (size_t) m->nc)
+    return rv_error (err, es, RV_ERR_METADATA, "%s: metadata names has %zu "
+        "entries but nc is %d", p, n, m->nc);
+  if (!(m->names = malloc (n * sizeof *m->names + len)))
+    return rv_error (err, es, RV_ERR_NOMEM, "%s: out of memory", p);
+  read_names (names, len, m->names, &n);
+  return check_metadata (b, m, *v, *s);
 }
 
 /* ---- public ----------------------------------------------------------- */
@@ -625,9 +636,7 @@ rv_model_free (rv_model *m)
 {
   if (!m || atomic_fetch_sub (&m->refs, 1) != 1)
     return;
-  for (int i = 0; m->names && i < m->nc; i++)
-    free (m->names[i]);
-  free (m->names);
+  free (m->names);             /* one block with the strings */
   free (m->blocks);
   free (m->weights);
   free (m);

@@ -2,6 +2,7 @@
  * (offsets contiguous from 0, no holes, overlaps or trailing bytes), F32/F16. */
 #include "weights.h"
 #include "error.h"
+#include "json.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -44,66 +45,140 @@ cmp_name (const void *a, const void *b)
 static int
 cmp_begin (const void *a, const void *b)
 {
-  const rv_tensor_entry *x = *(rv_tensor_entry * const *) a;
-  const rv_tensor_entry *y = *(rv_tensor_entry * const *) b;
+  const rv_tensor_entry *x = a, *y = b;
   return x->begin < y->begin ? -1 : x->begin > y->begin ? 1
       : x->end < y->end ? -1 : x->end > y->end;
 }
 
-/* One header entry: {"dtype": ..., "shape": [...], "data_offsets": [b, e]}. */
-static rv_status
-parse_entry (rv_weights *w, rv_tensor_entry *t, const json_value *v,
-    int *dsize, char *err, size_t es)
+/* Metadata records compare by their key, the first of their two strings. */
+static int
+cmp_key (const void *a, const void *b)
 {
-  const char *p = w->path, *n = t->name;
-  if (v->type != JSON_OBJECT || v->n != 3)
+  return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+/* One header entry: {"dtype": ..., "shape": [...], "data_offsets": [b, e]}.
+ * Read whole before its values are checked, so that the first error is the
+ * same whatever the order of the fields; only 8 dimensions are stored. */
+static rv_status
+read_entry (rv_weights *w, json_reader *rd, char **next, rv_tensor_entry *t,
+    char *err, size_t es)
+{
+  const char *p = w->path, *n = t->name, *dtype = NULL;
+  size_t ndim = 0, n_offsets = 0;
+  bool shape = false, offsets = false, shape_ok = true, ok = json_eat (rd, '{');
+  while (ok && json_next (rd)) {
+    char *field = *next;
+    json_string (rd, next);
+    json_eat (rd, ':');
+    if (!strcmp (field, "dtype") && !dtype) {
+      dtype = *next;
+      ok = json_string (rd, next);
+    } else if (!strcmp (field, "shape") && !shape) {
+      shape = ok = json_eat (rd, '[');
+      for (; ok && json_next (rd); ndim++) {
+        uint64_t d = 0;
+        shape_ok = json_u64 (rd, &d) && d <= MAX_DIM && shape_ok;
+        if (ndim < RV_MAX_DIMS)
+          t->shape[ndim] = (int64_t) d;
+      }
+    } else if (!strcmp (field, "data_offsets") && !offsets) {
+      offsets = ok = json_eat (rd, '[');
+      for (; ok && json_next (rd); n_offsets++)
+        ok = n_offsets < 2 && json_u64 (rd, n_offsets ? &t->end : &t->begin);
+    } else {
+      ok = false;
+    }
+  }
+  if (!ok || !dtype || !shape || n_offsets != 2)
     return rv_error (err, es, RV_ERR_FORMAT, "%s: tensor %s: header entry must "
         "be an object with dtype, shape and data_offsets", p, n);
-  const json_value *dt = json_get (v, "dtype"), *sh = json_get (v, "shape"),
-      *off = json_get (v, "data_offsets");
-  if (!dt || !sh || !off || dt->type != JSON_STRING || sh->type != JSON_ARRAY
-      || off->type != JSON_ARRAY || off->n != 2
-      || !json_u64 (&off->items[0], &t->begin)
-      || !json_u64 (&off->items[1], &t->end))
-    return rv_error (err, es, RV_ERR_FORMAT, "%s: tensor %s: header entry must "
-        "be an object with dtype, shape and data_offsets", p, n);
-  if (!strcmp (dt->str, "F32"))
-    *dsize = 4;
-  else if (!strcmp (dt->str, "F16"))
-    *dsize = 2;
+  if (!strcmp (dtype, "F32"))
+    t->dsize = 4;
+  else if (!strcmp (dtype, "F16"))
+    t->dsize = 2;
   else
     return rv_error (err, es, RV_ERR_TENSOR, "%s: tensor %s has unsupported "
-        "dtype %.16s (F32 or F16 expected)", p, n, dt->str);
-  if (sh->n > RV_MAX_DIMS)
+        "dtype %.16s (F32 or F16 expected)", p, n, dtype);
+  if (ndim > RV_MAX_DIMS)
     return rv_error (err, es, RV_ERR_TENSOR, "%s: tensor %s has %zu dimensions "
-        "(at most %d)", p, n, sh->n, RV_MAX_DIMS);
+        "(at most %d)", p, n, ndim, RV_MAX_DIMS);
   if (t->end < t->begin)
     return rv_error (err, es, RV_ERR_FORMAT, "%s: tensor %s has data_offsets "
         "[%llu, %llu] ending before they begin", p, n,
         (unsigned long long) t->begin, (unsigned long long) t->end);
+  if (!shape_ok)
+    return rv_error (err, es, RV_ERR_FORMAT, "%s: tensor %s: shape must be "
+        "a list of non-negative integers up to 2^53", p, n);
   /* The element count is bounded by the span, so overflow means mismatch. */
-  uint64_t span = t->end - t->begin, count = 1;
+  uint64_t span = t->end - t->begin, count = 1, bytes;
   bool fits = true;
-  t->ndim = (int) sh->n;
-  for (size_t i = 0; i < sh->n; i++) {
-    uint64_t d;
-    if (!json_u64 (&sh->items[i], &d) || d > MAX_DIM)
-      return rv_error (err, es, RV_ERR_FORMAT, "%s: tensor %s: shape must be "
-          "a list of non-negative integers up to 2^53", p, n);
-    t->shape[i] = (int64_t) d;
-    if (__builtin_mul_overflow (count, d, &count))
+  t->ndim = (int) ndim;
+  for (int i = 0; i < t->ndim; i++)
+    if (__builtin_mul_overflow (count, (uint64_t) t->shape[i], &count))
       fits = false;
-  }
-  uint64_t bytes;
-  if (__builtin_mul_overflow (count, (uint64_t) *dsize, &bytes))
+  if (__builtin_mul_overflow (count, (uint64_t) t->dsize, &bytes))
     fits = false;
   if (!fits || bytes != span)
     return rv_error (err, es, RV_ERR_FORMAT, "%s: tensor %s: shape and dtype "
-        "%s need %s%llu bytes but data_offsets span %llu", p, n, dt->str,
+        "%s need %s%llu bytes but data_offsets span %llu", p, n, dtype,
         fits ? "" : "more than ", (unsigned long long) (fits ? bytes : span),
         (unsigned long long) span);
   t->count = count;
   return RV_OK;
+}
+
+/* __metadata__: an object of string values, kept as "key\0value" records. */
+static rv_status
+read_metadata (rv_weights *w, json_reader *rd, char **next, char *err,
+    size_t es)
+{
+  bool ok = json_eat (rd, '{');
+  while (ok && json_next (rd)) {
+    char *record = *next;
+    json_string (rd, next);
+    json_eat (rd, ':');
+    ok = json_string (rd, next);
+    if (w->meta)
+      w->meta[w->n_meta] = record;
+    w->n_meta++;
+  }
+  return ok ? RV_OK : rv_error (err, es, RV_ERR_METADATA, "%s: __metadata__ "
+      "must be an object of string values", w->path);
+}
+
+/* Walks the checked header: without tables it checks every entry and counts
+ * them; given tables of those counts it fills them (the same walk again). */
+static rv_status
+read_header (rv_weights *w, const char *text, size_t len, char *err,
+    size_t es)
+{
+  json_reader rd;
+  char *next = w->strings;
+  rv_status st = RV_OK;
+  json_init (&rd, text, len);
+  json_eat (&rd, '{');
+  w->has_meta = false;
+  w->n_meta = w->n_tensors = 0;
+  while (!st && json_next (&rd)) {
+    char *key = next;
+    json_string (&rd, &next);
+    json_eat (&rd, ':');
+    if (strcmp (key, "__metadata__")) {
+      rv_tensor_entry scratch = { 0 }, *t = w->tensors
+          ? &w->tensors[w->n_tensors] : &scratch;
+      t->name = key;
+      st = read_entry (w, &rd, &next, t, err, es);
+      w->n_tensors++;
+    } else if (w->has_meta) {
+      st = rv_error (err, es, RV_ERR_FORMAT, "%s: header has duplicate key "
+          "\"__metadata__\"", w->path);
+    } else {
+      w->has_meta = true;
+      st = read_metadata (w, &rd, &next, err, es);
+    }
+  }
+  return st;
 }
 
 static rv_status
@@ -126,96 +201,87 @@ parse (rv_weights *w, const uint8_t *buf, size_t size, char *err, size_t es)
   if (buf[8] != '{')
     return rv_error (err, es, RV_ERR_FORMAT, "%s: header does not start "
         "with '{'", p);
+  const char *text = (const char *) buf + 8;
   char jerr[192];
-  if (!json_parse ((const char *) buf + 8, hlen, &w->header, jerr, sizeof jerr))
+  if (!json_check (text, hlen, jerr, sizeof jerr))
     return rv_error (err, es, RV_ERR_FORMAT, "%s: malformed JSON header: %s",
         p, jerr);
 
-  const json_value *h = &w->header;
-  w->tensors = calloc (h->n ? h->n : 1, sizeof *w->tensors);
-  if (!w->tensors)
+  /* Nothing is sized by the header before it is checked: the strings take
+   * at most its length, the tables what the first walk found valid. */
+  if (!(w->strings = malloc (hlen)))
     return rv_error (err, es, RV_ERR_NOMEM, "%s: out of memory", p);
-  int *dsize = calloc (h->n ? h->n : 1, sizeof *dsize);
-  rv_tensor_entry **by_begin = calloc (h->n ? h->n : 1, sizeof *by_begin);
-  rv_status st = dsize && by_begin ? RV_OK
-      : rv_error (err, es, RV_ERR_NOMEM, "%s: out of memory", p);
-  for (size_t i = 0; i < h->n && !st; i++) {
-    if (!strcmp (h->keys[i], "__metadata__")) {
-      w->meta = &h->items[i];
-      bool ok = w->meta->type == JSON_OBJECT;
-      for (size_t j = 0; ok && j < w->meta->n; j++)
-        ok = w->meta->items[j].type == JSON_STRING;
-      if (!ok)
-        st = rv_error (err, es, RV_ERR_METADATA, "%s: __metadata__ must be an "
-            "object of string values", p);
-      continue;
-    }
-    rv_tensor_entry *t = &w->tensors[w->n_tensors];
-    t->name = h->keys[i];
-    st = parse_entry (w, t, &h->items[i], &dsize[w->n_tensors], err, es);
-    by_begin[w->n_tensors++] = t;
-  }
+  rv_status st = read_header (w, text, hlen, err, es);
+  if (st)
+    return st;
+  w->tensors = calloc (w->n_tensors ? w->n_tensors : 1, sizeof *w->tensors);
+  w->meta = calloc (w->n_meta ? w->n_meta : 1, sizeof *w->meta);
+  if (!w->tensors || !w->meta)
+    return rv_error (err, es, RV_ERR_NOMEM, "%s: out of memory", p);
+  read_header (w, text, hlen, err, es);
+
+  qsort (w->tensors, w->n_tensors, sizeof *w->tensors, cmp_name);
+  for (size_t i = 1; i < w->n_tensors; i++)
+    if (!strcmp (w->tensors[i].name, w->tensors[i - 1].name))
+      return rv_error (err, es, RV_ERR_FORMAT, "%s: header has duplicate key "
+          "\"%.64s\"", p, w->tensors[i].name);
+  qsort (w->meta, w->n_meta, sizeof *w->meta, cmp_key);
+  for (size_t i = 1; i < w->n_meta; i++)
+    if (!strcmp (w->meta[i], w->meta[i - 1]))
+      return rv_error (err, es, RV_ERR_FORMAT, "%s: __metadata__ has "
+          "duplicate key \"%.64s\"", p, w->meta[i]);
 
   /* Layout: sorted by begin, each tensor starts where the previous ended. */
   uint64_t data_size = size - 8 - hlen, pos = 0;
-  if (!st)
-    qsort (by_begin, w->n_tensors, sizeof *by_begin, cmp_begin);
-  for (size_t i = 0; i < w->n_tensors && !st; i++) {
-    const rv_tensor_entry *t = by_begin[i];
+  qsort (w->tensors, w->n_tensors, sizeof *w->tensors, cmp_begin);
+  for (size_t i = 0; i < w->n_tensors; i++) {
+    const rv_tensor_entry *t = &w->tensors[i];
     if (t->begin != pos)
-      st = rv_error (err, es, RV_ERR_FORMAT, "%s: tensor %s data_offsets "
+      return rv_error (err, es, RV_ERR_FORMAT, "%s: tensor %s data_offsets "
           "[%llu, %llu] %s (expected to begin at %llu)", p, t->name,
           (unsigned long long) t->begin, (unsigned long long) t->end,
           t->begin < pos ? "overlap another tensor" : "leave a gap",
           (unsigned long long) pos);
-    else if (t->end > data_size)
-      st = rv_error (err, es, RV_ERR_FORMAT, "%s: tensor %s data_offsets "
+    if (t->end > data_size)
+      return rv_error (err, es, RV_ERR_FORMAT, "%s: tensor %s data_offsets "
           "[%llu, %llu] run past the end of the data (%llu bytes)", p, t->name,
           (unsigned long long) t->begin, (unsigned long long) t->end,
           (unsigned long long) data_size);
     pos = t->end;
     w->n_elements += t->count;
   }
-  if (!st && pos != data_size)
-    st = rv_error (err, es, RV_ERR_FORMAT, "%s: %llu bytes after the last "
+  if (pos != data_size)
+    return rv_error (err, es, RV_ERR_FORMAT, "%s: %llu bytes after the last "
         "tensor", p, (unsigned long long) (data_size - pos));
 
   /* Convert in file order; the sizes are now known to fit in the file. */
-  if (!st) {
-    size_t bytes = ((size_t) w->n_elements * 4 + 63) / 64 * 64;
-    w->data = aligned_alloc (64, bytes ? bytes : 64);
-    if (!w->data)
-      st = rv_error (err, es, RV_ERR_NOMEM, "%s: out of memory", p);
-  }
+  size_t bytes = ((size_t) w->n_elements * 4 + 63) / 64 * 64;
+  if (!(w->data = aligned_alloc (64, bytes ? bytes : 64)))
+    return rv_error (err, es, RV_ERR_NOMEM, "%s: out of memory", p);
   const uint8_t *base = buf + 8 + hlen;
   float *dst = w->data;
-  for (size_t i = 0; i < w->n_tensors && !st; i++) {
-    rv_tensor_entry *t = by_begin[i];
+  for (size_t i = 0; i < w->n_tensors; i++) {
+    rv_tensor_entry *t = &w->tensors[i];
     const uint8_t *src = base + t->begin;
-    bool two = dsize[t - w->tensors] == 2;
     t->data = dst;
     for (uint64_t j = 0; j < t->count; j++) {
-      if (two) {
+      if (t->dsize == 2) {
         dst[j] = half_to_float ((uint16_t) (src[2 * j] | src[2 * j + 1] << 8));
       } else {
         uint32_t bits = (uint32_t) src[4 * j] | (uint32_t) src[4 * j + 1] << 8
             | (uint32_t) src[4 * j + 2] << 16 | (uint32_t) src[4 * j + 3] << 24;
         memcpy (&dst[j], &bits, 4);
       }
-      if (!isfinite (dst[j])) {
-        st = rv_error (err, es, RV_ERR_VALUE, "%s: tensor %s has a non-finite "
-            "value at element %llu", p, t->name, (unsigned long long) j);
-        break;
-      }
+      if (!isfinite (dst[j]))
+        return rv_error (err, es, RV_ERR_VALUE, "%s: tensor %s has a "
+            "non-finite value at element %llu", p, t->name,
+            (unsigned long long) j);
     }
     dst += t->count;
   }
-  free (dsize);
-  free (by_begin);
   /* Pointers into data stay valid: sorting moves entries, not data. */
-  if (!st)
-    qsort (w->tensors, w->n_tensors, sizeof *w->tensors, cmp_name);
-  return st;
+  qsort (w->tensors, w->n_tensors, sizeof *w->tensors, cmp_name);
+  return RV_OK;
 }
 
 rv_status
@@ -240,14 +306,16 @@ rv_weights_find (const rv_weights *w, const char *name)
 const char *
 rv_weights_meta (const rv_weights *w, const char *key)
 {
-  const json_value *v = w->meta ? json_get (w->meta, key) : NULL;
-  return v ? v->str : NULL;
+  const char **r = w->meta ? bsearch (&key, w->meta, w->n_meta,
+      sizeof *w->meta, cmp_key) : NULL;
+  return r ? *r + strlen (*r) + 1 : NULL;
 }
 
 void
 rv_weights_free (rv_weights *w)
 {
-  json_free (&w->header);
+  free (w->strings);
+  free (w->meta);
   free (w->tensors);
   free (w->data);
   memset (w, 0, sizeof *w);

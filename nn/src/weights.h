@@ -2,14 +2,16 @@
 #ifndef RV_WEIGHTS_H
 #define RV_WEIGHTS_H
 
-#include "json.h"
 #include "repvit.h"
+
+#include <stdbool.h>
 
 #define RV_MAX_DIMS 8
 
 typedef struct {
-  const char *name;           /* points into the header */
+  const char *name;           /* into rv_weights.strings */
   int ndim;
+  int dsize;                  /* bytes per element in the file: 4 or 2 */
   int64_t shape[RV_MAX_DIMS];
   uint64_t begin, end;        /* byte range in the data section */
   uint64_t count;             /* elements */
@@ -19,8 +21,10 @@ typedef struct {
 
 typedef struct {
   const char *path;           /* for messages: file path or "<memory>" */
-  json_value header;
-  const json_value *meta;     /* __metadata__, or NULL */
+  char *strings;              /* decoded names, keys and values */
+  bool has_meta;              /* __metadata__ present */
+  const char **meta;          /* its "key\0value" records, sorted by key */
+  size_t n_meta;
   rv_tensor_entry *tensors;   /* sorted by name */
   size_t n_tensors;
   float *data;                /* all tensors, f32, in file order (64-aligned) */
