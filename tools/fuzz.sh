@@ -14,13 +14,25 @@ out=${FUZZ_DIR:-build-fuzz}
 clang=$(command -v clang-14 || command -v clang)
 mkdir -p "$out/corpus"
 
-# The core is built from source with the fuzzer's instrumentation.
+# The core is built from source with the fuzzer's instrumentation; ops_simd.c
+# once per instruction set, as nn/meson.build does.
 sources=(nn/src/*.c tests/fuzz/fuzz_loader.c)
 if [ ! -x "$out/fuzz-loader" ] || [ -n "$(find "${sources[@]}" nn/include nn/src/*.h -newer "$out/fuzz-loader")" ]; then
-  "$clang" -g -O1 -std=c11 -D_GNU_SOURCE -fopenmp \
-    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-    -Inn/include -Inn/src $(pkg-config --cflags openblas) \
-    "${sources[@]}" $(pkg-config --libs openblas) -lm -o "$out/fuzz-loader"
+  cflags=(-g -O1 -std=c11 -D_GNU_SOURCE -fopenmp -fsanitize=fuzzer-no-link,address,undefined
+    -fno-sanitize-recover=undefined -Inn/include -Inn/src $(pkg-config --cflags openblas))
+  objects=()
+  for isa in "avx2:-mavx2 -mfma" "avx512:-mavx512f -mfma" \
+      "avx512bf16:-mavx512f -mavx512bw -mavx512bf16 -mfma"; do
+    # shellcheck disable=SC2086  # the flags are words
+    "$clang" "${cflags[@]}" ${isa#*:} -c nn/src/ops_simd.c -o "$out/ops_simd-${isa%%:*}.o"
+    objects+=("$out/ops_simd-${isa%%:*}.o")
+  done
+  core=()
+  for src in "${sources[@]}"; do
+    [ "$src" = nn/src/ops_simd.c ] || core+=("$src")
+  done
+  "$clang" "${cflags[@]}" -fsanitize=fuzzer "${core[@]}" "${objects[@]}" \
+    $(pkg-config --libs openblas) -lm -o "$out/fuzz-loader"
 fi
 
 # The dictionary steers mutations towards the header's vocabulary.
