@@ -479,7 +479,8 @@ make_bf16 (const rv_model *m, const uint16_t ***w16, uint16_t **data,
     return rv_error (err, err_size, RV_ERR_NOMEM, "precision bf16: cannot "
         "allocate the %zu-byte weight copy", total * sizeof **data);
   }
-  for (int i = 0, off = 0; i < n; off += (int) rv_bf16_weights_size (convs[i]), i++) {
+  size_t off = 0;
+  for (int i = 0; i < n; off += rv_bf16_weights_size (convs[i]), i++) {
     rv_bf16_weights (convs[i], *data + off);
     (*w16)[i] = *data + off;
   }
