@@ -324,52 +324,59 @@ pack_rows (const float *x, size_t xs, int K, int n0, int n, float *bp)
   }
 }
 
+/* Row r (input channel, ky, kx) of the im2col panel of the w <= NR output
+ * pixels from q0 on, zeros past w. */
+static void
+im2col_row (const rv_conv *cv, rv_tensor x, int wo, int q0, int w, int r,
+    float *dst)
+{
+  const int k = cv->k, s = cv->stride, pad = k / 2;
+  const int ci = r / (k * k), ky = r / k % k, kx = r % k;
+  const float *src = x.d + ci * x.cs;
+  for (int j = 0; j < NR;) {
+    int q = q0 + j, oy = q / wo, ox = q % wo;
+    int run = j < w ? wo - ox : NR - j;     /* to the end of this output row */
+    if (run > w - j && j < w)
+      run = w - j;
+    int iy = oy * s - pad + ky;
+    if (j >= w || iy < 0 || iy >= x.h) {
+      memset (dst + j, 0, (size_t) run * sizeof *dst);
+    } else {
+      /* ix = (ox + i) s - pad + kx is inside the row for i in [lo, hi) */
+      const float *row = src + (size_t) iy * x.w;
+      int b = ox * s - pad + kx, lo = 0, hi = run;
+      while (lo < run && (ox + lo) * s - pad + kx < 0)
+        lo++;
+      while (hi > lo && (ox + hi - 1) * s - pad + kx >= x.w)
+        hi--;
+      memset (dst + j, 0, (size_t) lo * sizeof *dst);
+      if (s == 1) {
+        memcpy (dst + j + lo, row + b + lo, (size_t) (hi - lo) * sizeof *dst);
+      } else {
+        int i = lo;
+        if (s == 2)
+          for (; i + VL <= hi && b + 2 * (i + VL) <= x.w; i += VL) {
+            const float *q = row + b + 2 * i;
+            vstore (dst + j + i, veven (vload (q), vload (q + VL)));
+          }
+        for (; i < hi; i++)
+          dst[j + i] = row[b + i * s];
+      }
+      memset (dst + j + hi, 0, (size_t) (run - hi) * sizeof *dst);
+    }
+    j += run;
+  }
+}
+
 /* im2col of output pixels [n0, n0 + n) of a k x k conv into panels. */
 static void
 pack_im2col (const rv_conv *cv, rv_tensor x, int wo, int n0, int n, float *bp)
 {
-  const int k = cv->k, s = cv->stride, pad = k / 2, K = cv->cin * k * k;
-  for (int p = 0; p < n; p += NR, bp += (size_t) K * NR) {
-    int w = n - p < NR ? n - p : NR;
-    for (int r = 0; r < K; r++) {
-      int ci = r / (k * k), ky = r / k % k, kx = r % k;
-      float *dst = bp + (size_t) r * NR;
-      const float *src = x.d + ci * x.cs;
-      for (int j = 0; j < NR;) {
-        int q = n0 + p + j, oy = q / wo, ox = q % wo;
-        int run = j < w ? wo - ox : NR - j;     /* to the end of this output row */
-        if (run > w - j && j < w)
-          run = w - j;
-        int iy = oy * s - pad + ky;
-        if (j >= w || iy < 0 || iy >= x.h) {
-          memset (dst + j, 0, (size_t) run * sizeof *dst);
-        } else {
-          /* ix = (ox + i) s - pad + kx is inside the row for i in [lo, hi) */
-          const float *row = src + (size_t) iy * x.w;
-          int b = ox * s - pad + kx, lo = 0, hi = run;
-          while (lo < run && (ox + lo) * s - pad + kx < 0)
-            lo++;
-          while (hi > lo && (ox + hi - 1) * s - pad + kx >= x.w)
-            hi--;
-          memset (dst + j, 0, (size_t) lo * sizeof *dst);
-          if (s == 1) {
-            memcpy (dst + j + lo, row + b + lo, (size_t) (hi - lo) * sizeof *dst);
-          } else {
-            int i = lo;
-            if (s == 2)
-              for (; i + VL <= hi && b + 2 * (i + VL) <= x.w; i += VL) {
-                const float *q = row + b + 2 * i;
-                vstore (dst + j + i, veven (vload (q), vload (q + VL)));
-              }
-            for (; i < hi; i++)
-              dst[j + i] = row[b + i * s];
-          }
-          memset (dst + j + hi, 0, (size_t) (run - hi) * sizeof *dst);
-        }
-        j += run;
-      }
-    }
-  }
+  const int K = cv->cin * cv->k * cv->k;
+  for (int p = 0; p < n; p += NR, bp += (size_t) K * NR)
+    for (int r = 0; r < K; r++)
+      im2col_row (cv, x, wo, n0 + p, n - p < NR ? n - p : NR, r,
+          bp + (size_t) r * NR);
 }
 
 #if HAVE_BF16
@@ -388,20 +395,24 @@ pack_pairs (const float *src, size_t ss, int K, int w, uint32_t *dst)
 }
 
 /* bf16 panels of output pixels [n0, n0 + n): straight from the rows of x
- * without tmp (1x1, stride 1), else im2col'ed panel by panel through tmp
- * (K x NR floats). */
+ * (direct: 1x1, stride 1), else im2col'ed two rows at a time. */
 static void
 pack_bf16 (const rv_conv *cv, rv_tensor x, int wo, int n0, int n,
-    uint32_t *bp, float *tmp)
+    uint32_t *bp, int direct)
 {
   const int K = cv->cin * cv->k * cv->k;
   for (int p = 0; p < n; p += NR, bp += (size_t) (K + 1) / 2 * NR) {
     int w = n - p < NR ? n - p : NR;
-    if (!tmp) {
+    if (direct) {
       pack_pairs (x.d + n0 + p, x.cs, K, w, bp);
-    } else {
-      pack_im2col (cv, x, wo, n0 + p, w, tmp);
-      pack_pairs (tmp, NR, K, NR, bp);
+      continue;
+    }
+    for (int r = 0; r < K; r += 2) {
+      float rows[2 * NR];
+      im2col_row (cv, x, wo, n0 + p, w, r, rows);
+      if (r + 1 < K)
+        im2col_row (cv, x, wo, n0 + p, w, r + 1, rows + NR);
+      pack_pairs (rows, NR, K - r < 2 ? 1 : 2, NR, bp + (size_t) r / 2 * NR);
     }
   }
 }
@@ -434,9 +445,8 @@ chunk_cols (int K, int N, int nt)
 static size_t
 conv_scratch_per_thread (const rv_conv *cv, int h_out, int w_out, int nt)
 {
-  int kw = panel_words (cv), im2col = cv->k != 1 || cv->stride != 1;
-  size_t tmp = cv->w16 && im2col ? (size_t) cv->cin * cv->k * cv->k * NR : 0;
-  return (size_t) kw * chunk_cols (kw, h_out * w_out, nt) + tmp;
+  int kw = panel_words (cv);
+  return (size_t) kw * chunk_cols (kw, h_out * w_out, nt);
 }
 
 /* Dense conv (1x1 or k x k) as chunked GEMM; threads take chunks of columns,
@@ -461,8 +471,7 @@ conv_gemm (const rv_conv *cv, rv_tensor x, rv_tensor y, const rv_tensor *res,
     float *bp = scratch + per * omp_get_thread_num ();
 #if HAVE_BF16
     if (cv->w16)
-      pack_bf16 (cv, x, y.w, n0, n, (uint32_t *) bp,
-          direct ? NULL : bp + (size_t) kw * nc);
+      pack_bf16 (cv, x, y.w, n0, n, (uint32_t *) bp, direct);
     else
 #endif
     if (direct)
@@ -506,7 +515,7 @@ ffn (const rv_conv *c0, const rv_conv *c1, rv_tensor x, rv_tensor y,
     float *bp = scratch + per * omp_get_thread_num (), *hp = bp + (size_t) w0 * nc;
 #if HAVE_BF16
     if (c0->w16)
-      pack_bf16 (c0, x, x.w, n0, n, (uint32_t *) bp, NULL);
+      pack_bf16 (c0, x, x.w, n0, n, (uint32_t *) bp, 1);
     else
 #endif
     pack_rows (x.d, x.cs, K0, n0, n, bp);
