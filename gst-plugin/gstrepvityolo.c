@@ -155,6 +155,7 @@ struct _GstRepvitYolo
   rv_precision precision;
   rv_precision precision_in_effect;     /* of the running context */
   GstClockTime earliest_time;   /* QoS: running time before which we are late */
+  gdouble proportion;           /* QoS: as the last QoS event said */
   gboolean live;                /* as the last LATENCY query said */
   GstClockTime latency;         /* processing latency reported when live */
   rv_model *model;              /* also read by the model-info getter */
@@ -320,6 +321,7 @@ gst_repvit_yolo_init (GstRepvitYolo * self)
   self->attach_roi_meta = DEFAULT_ATTACH_ROI_META;
   self->precision = DEFAULT_PRECISION;
   self->earliest_time = GST_CLOCK_TIME_NONE;
+  self->proportion = 1.0;
   gst_base_transform_set_in_place (GST_BASE_TRANSFORM (self), TRUE);
 }
 
@@ -752,6 +754,7 @@ gst_repvit_yolo_src_event (GstBaseTransform * trans, GstEvent * event)
   GstRepvitYolo *self = GST_REPVIT_YOLO (trans);
   GstClockTimeDiff diff;
   GstClockTime timestamp;
+  gdouble proportion;
 
   if (GST_EVENT_TYPE (event) != GST_EVENT_QOS)
     return GST_BASE_TRANSFORM_CLASS (gst_repvit_yolo_parent_class)->src_event
@@ -759,8 +762,9 @@ gst_repvit_yolo_src_event (GstBaseTransform * trans, GstEvent * event)
 
   /* Late frames skip inference instead of being dropped by the base class,
    * so the base class never sees the QoS event. */
-  gst_event_parse_qos (event, NULL, NULL, &diff, &timestamp);
+  gst_event_parse_qos (event, NULL, &proportion, &diff, &timestamp);
   GST_OBJECT_LOCK (self);
+  self->proportion = proportion;
   if (diff < 0 && timestamp < (GstClockTime) (-diff))
     self->earliest_time = 0;
   else
@@ -1001,6 +1005,25 @@ update_classes (GstRepvitYolo * self, const gchar * classes)
   self->class_mask = mask;
 }
 
+/* A late frame skipped inference: tell the application as elements that drop
+ * late buffers do, counting inferences as processed and skips as dropped. */
+static void
+post_qos_skip (GstRepvitYolo * self, GstBuffer * buf, gboolean live,
+    GstClockTime running_time, GstClockTime earliest, gdouble proportion)
+{
+  GstBaseTransform *trans = GST_BASE_TRANSFORM (self);
+  GstMessage *msg = gst_message_new_qos (GST_OBJECT (self), live,
+      running_time, gst_segment_to_stream_time (&trans->segment,
+          GST_FORMAT_TIME, GST_BUFFER_PTS (buf)), GST_BUFFER_PTS (buf),
+      GST_BUFFER_DURATION (buf));
+
+  gst_message_set_qos_values (msg, GST_CLOCK_DIFF (running_time, earliest),
+      proportion, 1000000);
+  gst_message_set_qos_stats (msg, GST_FORMAT_BUFFERS, self->n_inferences,
+      self->n_skipped_late);
+  gst_element_post_message (GST_ELEMENT (self), msg);
+}
+
 static GstFlowReturn
 gst_repvit_yolo_transform_frame_ip (GstVideoFilter * filter,
     GstVideoFrame * frame)
@@ -1014,8 +1037,9 @@ gst_repvit_yolo_transform_frame_ip (GstVideoFilter * filter,
       h = GST_VIDEO_FRAME_HEIGHT (frame);
   guint interval;
   gint input_size = 0;
-  gboolean roi, late, run, rect = FALSE, post_latency = FALSE;
+  gboolean roi, late, run, rect = FALSE, post_latency = FALSE, live;
   gboolean input_changed;
+  gdouble proportion;
   gchar *classes = NULL, err[256];
 
   GST_OBJECT_LOCK (self);
@@ -1026,6 +1050,8 @@ gst_repvit_yolo_transform_frame_ip (GstVideoFilter * filter,
   threads = self->threads;
   roi = self->attach_roi_meta;
   earliest = self->earliest_time;
+  proportion = self->proportion;
+  live = self->live;
   if (self->classes_changed) {
     classes = g_strdup (self->classes);
     self->classes_changed = FALSE;
@@ -1076,6 +1102,7 @@ gst_repvit_yolo_transform_frame_ip (GstVideoFilter * filter,
     self->n_skipped_late++;
     GST_DEBUG_OBJECT (self, "frame at %" GST_TIME_FORMAT " is late, "
         "skipping inference", GST_TIME_ARGS (running_time));
+    post_qos_skip (self, buf, live, running_time, earliest, proportion);
   }
 
   if (run) {

@@ -650,13 +650,21 @@ GST_START_TEST (test_properties_while_playing)
 GST_END_TEST;
 
 /* QoS: a frame that is late skips inference, carries the last result marked
- * stale and is never dropped; with qos=false it is processed. */
+ * stale, is never dropped, and the skip is posted as a QoS message; with
+ * qos=false it is processed. */
 GST_START_TEST (test_qos_late_frames)
 {
   GstHarness *h = harness_new (NULL);
+  GstBus *bus = gst_bus_new ();
   GstBuffer *out;
   GstRepvitDetectionMeta *meta;
+  GstMessage *msg;
+  GstFormat format;
+  guint64 processed, dropped;
+  GstClockTime running_time;
+  gdouble proportion;
 
+  gst_element_set_bus (h->element, bus);
   harness_set_caps (h, GST_VIDEO_FORMAT_NV12, 320, 240, NULL);
   out = push_pull (h, make_frame (GST_VIDEO_FORMAT_NV12, 320, 240, 0, NULL), 0);
   fail_if (gst_buffer_get_repvit_detection_meta (out)->stale);
@@ -671,6 +679,17 @@ GST_START_TEST (test_qos_late_frames)
   meta = gst_buffer_get_repvit_detection_meta (out);
   fail_unless (meta != NULL && meta->stale);
   gst_buffer_unref (out);
+  msg = gst_bus_pop_filtered (bus, GST_MESSAGE_QOS);
+  fail_unless (msg != NULL);
+  gst_message_parse_qos (msg, NULL, &running_time, NULL, NULL, NULL);
+  fail_unless_equals_uint64 (running_time, GST_SECOND / 30);
+  gst_message_parse_qos_values (msg, NULL, &proportion, NULL);
+  fail_unless_equals_float (proportion, 1.5);
+  gst_message_parse_qos_stats (msg, &format, &processed, &dropped);
+  fail_unless_equals_int (format, GST_FORMAT_BUFFERS);
+  fail_unless_equals_uint64 (processed, 1);
+  fail_unless_equals_uint64 (dropped, 1);
+  gst_message_unref (msg);
 
   out = push_pull (h, make_frame (GST_VIDEO_FORMAT_NV12, 320, 240, 2, NULL),
       2 * GST_SECOND);
@@ -685,6 +704,10 @@ GST_START_TEST (test_qos_late_frames)
       3 * GST_SECOND);
   fail_if (gst_buffer_get_repvit_detection_meta (out)->stale);
   gst_buffer_unref (out);
+  /* frames that were inferred posted nothing */
+  fail_if (gst_bus_have_pending (bus));
+  gst_element_set_bus (h->element, NULL);
+  gst_object_unref (bus);
   gst_harness_teardown (h);
 }
 
