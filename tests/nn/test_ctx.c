@@ -81,6 +81,13 @@ posix_memalign (void **p, size_t a, size_t n)
 
 static int failures;
 
+/* 1 vs 3 threads: each run is within the golden tolerance of the reference
+ * (boxes 1e-2 px, class scores 1e-4), so within twice that of each other;
+ * OpenBLAS's AVX2 sgemm (the portable path) sums a column differently
+ * depending on how the columns are split, by up to 0.0125 px / 1.2e-4. */
+#define THREADS_BOX_TOL 2e-2f
+#define THREADS_SCORE_TOL 2e-4f
+
 #define CHECK(cond, ...) do { \
     if (!(cond)) { \
       printf ("FAIL %s:%d: ", __FILE__, __LINE__); \
@@ -178,13 +185,12 @@ main (int argc, char **argv)
       *om = run (cm, 160, 128, &nm);
   CHECK (o1 && o3 && om && n == n3 && n == nm, "outputs");
   if (o1 && o3 && om) {
-    /* the golden tolerances: boxes 1e-2 px, class scores 1e-4 */
     int boxes = 4 * n / 84;
-    CHECK (max_diff (o1, o3, boxes) < 1e-2f, "boxes of 1 vs 3 threads differ "
-        "by %g", max_diff (o1, o3, boxes));
-    CHECK (max_diff (o1 + boxes, o3 + boxes, n - boxes) < 1e-4f, "class scores "
-        "of 1 vs 3 threads differ by %g", max_diff (o1 + boxes, o3 + boxes,
-            n - boxes));
+    CHECK (max_diff (o1, o3, boxes) < THREADS_BOX_TOL, "boxes of 1 vs 3 "
+        "threads differ by %g", max_diff (o1, o3, boxes));
+    CHECK (max_diff (o1 + boxes, o3 + boxes, n - boxes) < THREADS_SCORE_TOL,
+        "class scores of 1 vs 3 threads differ by %g", max_diff (o1 + boxes,
+            o3 + boxes, n - boxes));
     CHECK (!memcmp (o1, om, (size_t) n * sizeof *o1),
         "file and memory models differ");
   }
@@ -274,8 +280,8 @@ main (int argc, char **argv)
   CHECK (s1 == RV_OK && s3 == RV_OK, "bf16 per-frame calls");
   rv_ctx_set_threads (c1, 3);   /* re-planned with the bf16 scratch */
   float *ob3 = run (c1, 160, 128, &n2);
-  CHECK (ob && ob3 && max_diff (ob, ob3, boxes) < 1e-2f
-      && max_diff (ob + boxes, ob3 + boxes, n - boxes) < 1e-4f,
+  CHECK (ob && ob3 && max_diff (ob, ob3, boxes) < THREADS_BOX_TOL
+      && max_diff (ob + boxes, ob3 + boxes, n - boxes) < THREADS_SCORE_TOL,
       "bf16 with 1 and 3 threads differs");
   rv_ctx_set_threads (c1, 1);
   CHECK (rv_ctx_set_precision (c1, RV_PRECISION_F32, err, sizeof err) == RV_OK
