@@ -464,7 +464,8 @@ conv_gemm (const rv_conv *cv, rv_tensor x, rv_tensor y, const rv_tensor *res,
   for (int item = 0; item < chunks * msplit; item++) {
     int ci = item / msplit, ms = item % msplit;
     int n0 = ci * nc, n = N - n0 < nc ? N - n0 : nc;
-    int mper = (cv->cout / msplit + MR - 1) / MR * MR;
+    /* rows per split: a multiple of MR that covers cout in msplit parts */
+    int mper = ((cv->cout + msplit - 1) / msplit + MR - 1) / MR * MR;
     int m0 = ms * mper, m1 = m0 + mper < cv->cout ? m0 + mper : cv->cout;
     if (m0 >= m1)
       continue;

@@ -432,6 +432,7 @@ gemm_cases (const rv_act *acts, int t)
   conv_case (64, 24, 3, 1, 1, 40, 128, RV_ACT_SILU, 1, 0, t);    /* im2col tiles */
   conv_case (3, 8, 3, 2, 1, 64, 64, RV_ACT_GELU, 0, 0, t);       /* stem */
   conv_case (96, 200, 1, 1, 1, 20, 20, RV_ACT_SILU, 1, 0, t);    /* channel split */
+  conv_case (256, 128, 1, 1, 1, 3, 5, RV_ACT_SILU, 0, 0, t);     /* cout / 3 < MR multiple */
   conv_case (4, 6, 3, 1, 1, 1, 1, RV_ACT_SILU, 0, 0, t);         /* 1x1 image */
   ffn_case (16, 32, 9, 13, RV_ACT_GELU, t);
   ffn_case (40, 80, 20, 21, RV_ACT_SILU, t);
