@@ -52,6 +52,8 @@ make_frame (GstVideoFormat fmt, gint w, gint h, guint seed, guint8 ** rgb)
 
   gst_video_info_set_format (&info, fmt, w, h);
   buf = gst_buffer_new_allocate (NULL, GST_VIDEO_INFO_SIZE (&info), NULL);
+  /* row padding too, so that whole-buffer comparisons compare set bytes */
+  gst_buffer_memset (buf, 0, 0xa5, GST_VIDEO_INFO_SIZE (&info));
   fail_unless (gst_video_frame_map (&frame, &info, buf, GST_MAP_WRITE));
   if (rgb)
     *rgb = g_malloc ((gsize) w * h * 3);
