@@ -79,20 +79,9 @@ epilogue (float *y, int n, float b, rv_act act, const float *res)
 #undef EPILOGUE
 }
 
-/* This thread's share [*n0, *n1) of n columns, in multiples of 16. One
- * OpenMP team does everything (OpenBLAS runs single-threaded inside it), so
- * two thread pools never compete for the cores. */
-static void
-thread_cols (int n, int *n0, int *n1)
-{
-  int t = omp_get_thread_num (), nt = omp_get_num_threads ();
-  int chunk = ((n + nt - 1) / nt + 15) / 16 * 16;
-  *n0 = t * chunk < n ? t * chunk : n;
-  *n1 = (t + 1) * chunk < n ? (t + 1) * chunk : n;
-}
-
 /* Columns n0 .. n1 of y = act(W x + b) (+ res) from element start on; x is
- * K x n with row stride ldx. */
+ * K x n with row stride ldx. OpenBLAS runs single-threaded inside our OpenMP
+ * team, so two thread pools never compete for the cores. */
 static void
 gemm_epilogue (const rv_conv *cv, int kk, const float *x, int ldx, rv_tensor y,
     size_t start, int n0, int n1, const rv_tensor *res)
@@ -113,7 +102,7 @@ conv_1x1 (const rv_conv *cv, rv_tensor x, rv_tensor y, const rv_tensor *res,
 #pragma omp parallel num_threads(nt)
   {
     int n0, n1;
-    thread_cols (y.h * y.w, &n0, &n1);
+    rv_thread_share (y.h * y.w, 16, &n0, &n1);
     gemm_epilogue (cv, cv->cin, x.d, (int) x.cs, y, 0, n0, n1, res);
   }
 }
@@ -166,7 +155,7 @@ conv_im2col (const rv_conv *cv, rv_tensor x, rv_tensor y, const rv_tensor *res,
         }
       }
       int n0, n1;
-      thread_cols (n, &n0, &n1);
+      rv_thread_share (n, 16, &n0, &n1);
       gemm_epilogue (cv, kk, col, n, y, (size_t) y0 * y.w, n0, n1, res);
     }
   }
@@ -292,39 +281,53 @@ squeeze_excite (const rv_se *se, rv_tensor x, float *scratch, int nt)
       x.d[c * x.cs + i] *= scratch[c];
 }
 
+/* 5x5 max, stride 1, padding 2, separably: the column maxima of each output
+ * row go to the output row, then the row maxima replace them in place (the
+ * two values left of the current one are kept aside). Channels are shared
+ * out, so the SPPF's chain of three pools stays with each thread. */
 void
 rv_maxpool5 (rv_tensor x, rv_tensor y, int nt)
 {
 #pragma omp parallel for num_threads(nt) schedule(static)
   for (int c = 0; c < x.c; c++) {
     const float *src = x.d + c * x.cs;
-    float *dst = y.d + c * y.cs;
     for (int oy = 0; oy < x.h; oy++) {
       int y0 = oy < 2 ? 0 : oy - 2, y1 = oy + 2 < x.h ? oy + 2 : x.h - 1;
+      float *d = y.d + c * y.cs + (size_t) oy * x.w;
+      memcpy (d, src + (size_t) y0 * x.w, (size_t) x.w * sizeof *d);
+      for (int iy = y0 + 1; iy <= y1; iy++)
+        for (int ox = 0; ox < x.w; ox++)
+          d[ox] = src[(size_t) iy * x.w + ox] > d[ox] ? src[(size_t) iy * x.w + ox] : d[ox];
+      float left2 = -INFINITY, left1 = -INFINITY;
       for (int ox = 0; ox < x.w; ox++) {
-        int x0 = ox < 2 ? 0 : ox - 2, x1 = ox + 2 < x.w ? ox + 2 : x.w - 1;
-        float m = -INFINITY;
-        for (int iy = y0; iy <= y1; iy++)
-          for (int ix = x0; ix <= x1; ix++)
-            m = src[iy * x.w + ix] > m ? src[iy * x.w + ix] : m;
-        dst[oy * x.w + ox] = m;
+        float v = d[ox], m = left2 > left1 ? left2 : left1;
+        for (int ix = ox; ix <= ox + 2 && ix < x.w; ix++)
+          m = d[ix] > m ? d[ix] : m;
+        left2 = left1;
+        left1 = v;
+        d[ox] = m;
       }
     }
   }
 }
 
+/* Nearest 2x; shares of the input rows, as the GEMMs share columns. */
 void
 rv_upsample2 (rv_tensor x, rv_tensor y, int nt)
 {
-#pragma omp parallel for num_threads(nt) schedule(static)
-  for (int c = 0; c < x.c; c++)
-    for (int iy = 0; iy < x.h; iy++) {
-      const float *src = x.d + c * x.cs + (size_t) iy * x.w;
-      float *d0 = y.d + c * y.cs + (size_t) 2 * iy * y.w, *d1 = d0 + y.w;
-      for (int ix = 0; ix < x.w; ix++)
-        d0[2 * ix] = d0[2 * ix + 1] = src[ix];
-      memcpy (d1, d0, (size_t) y.w * sizeof *d1);
-    }
+#pragma omp parallel num_threads(nt)
+  {
+    int r0, r1;
+    rv_thread_share (x.h, 1, &r0, &r1);
+    for (int c = 0; c < x.c; c++)
+      for (int iy = r0; iy < r1; iy++) {
+        const float *src = x.d + c * x.cs + (size_t) iy * x.w;
+        float *d0 = y.d + c * y.cs + (size_t) 2 * iy * y.w, *d1 = d0 + y.w;
+        for (int ix = 0; ix < x.w; ix++)
+          d0[2 * ix] = d0[2 * ix + 1] = src[ix];
+        memcpy (d1, d0, (size_t) y.w * sizeof *d1);
+      }
+  }
 }
 
 void
@@ -346,7 +349,7 @@ rv_attention (const rv_psa *p, rv_tensor qkv, rv_tensor y, float *scores,
 #pragma omp parallel num_threads(nt)
     {
       int n0, n1;
-      thread_cols (n, &n0, &n1);
+      rv_thread_share (n, 16, &n0, &n1);
       if (n1 > n0)                /* scores[:, n0:n1] = q^T k[:, n0:n1] */
         cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, n, n1 - n0, kd,
             scale, q, (int) qkv.cs, k + n0, (int) qkv.cs, 0.0f, scores + n0, n);

@@ -9,12 +9,27 @@
 
 #include "model.h"
 
+#include <omp.h>
+
 typedef struct {
   float *d;                   /* channel 0; NULL while measuring */
   int c, h, w;
   size_t cs;                  /* floats from one channel to the next */
   size_t off, bytes;          /* arena allocation; bytes = 0 for a view */
 } rv_tensor;
+
+/* The calling thread's share [*i0, *i1) of n items of an OpenMP team, in
+ * multiples of q: contiguous and the same in every layer of one size, so a
+ * thread mostly reads back what it wrote itself (cores need not share a
+ * cache). */
+static inline void
+rv_thread_share (int n, int q, int *i0, int *i1)
+{
+  int t = omp_get_thread_num (), nt = omp_get_num_threads ();
+  int per = ((n + nt - 1) / nt + q - 1) / q * q;
+  *i0 = t * per < n ? t * per : n;
+  *i1 = (t + 1) * per < n ? (t + 1) * per : n;
+}
 
 typedef struct {
   const char *name;

@@ -449,37 +449,40 @@ conv_scratch_per_thread (const rv_conv *cv, int h_out, int w_out, int nt)
   return (size_t) kw * chunk_cols (kw, h_out * w_out, nt);
 }
 
-/* Dense conv (1x1 or k x k) as chunked GEMM; threads take chunks of columns,
- * and halves of the channels when there are too few chunks. */
+/* Dense conv (1x1 or k x k) as chunked GEMM. Each thread takes its share of
+ * the columns (rv_thread_share: the same in every layer of one size, so a
+ * thread mostly reads what it wrote itself, which matters where cores share
+ * no cache); with too few columns to go round, shares of the channels. */
 static void
 conv_gemm (const rv_conv *cv, rv_tensor x, rv_tensor y, const rv_tensor *res,
     float *scratch, int nt)
 {
   const int K = cv->cin * cv->k * cv->k, kw = panel_words (cv), N = y.h * y.w;
   const int nc = chunk_cols (kw, N, nt), chunks = (N + nc - 1) / nc;
-  const int msplit = chunks >= 2 * nt || cv->cout < 4 * MR ? 1 : nt;
+  const int by_channel = chunks < 2 * nt && cv->cout >= 4 * MR;
   const size_t per = (conv_scratch_per_thread (cv, y.h, y.w, nt) + 15) & ~(size_t) 15;
   const int direct = cv->k == 1 && cv->stride == 1;
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
-  for (int item = 0; item < chunks * msplit; item++) {
-    int ci = item / msplit, ms = item % msplit;
-    int n0 = ci * nc, n = N - n0 < nc ? N - n0 : nc;
-    /* rows per split: a multiple of MR that covers cout in msplit parts */
-    int mper = ((cv->cout + msplit - 1) / msplit + MR - 1) / MR * MR;
-    int m0 = ms * mper, m1 = m0 + mper < cv->cout ? m0 + mper : cv->cout;
-    if (m0 >= m1)
-      continue;
+#pragma omp parallel num_threads(nt)
+  {
+    int c0 = 0, c1 = N, m0 = 0, m1 = cv->cout;
+    if (by_channel)
+      rv_thread_share (cv->cout, MR, &m0, &m1);
+    else
+      rv_thread_share (N, NR, &c0, &c1);
     float *bp = scratch + per * omp_get_thread_num ();
+    for (int n0 = c0; n0 < c1 && m0 < m1; n0 += nc) {
+      int n = c1 - n0 < nc ? c1 - n0 : nc;
 #if HAVE_BF16
-    if (cv->w16)
-      pack_bf16 (cv, x, y.w, n0, n, (uint32_t *) bp, direct);
-    else
+      if (cv->w16)
+        pack_bf16 (cv, x, y.w, n0, n, (uint32_t *) bp, direct);
+      else
 #endif
-    if (direct)
-      pack_rows (x.d, x.cs, K, n0, n, bp);
-    else
-      pack_im2col (cv, x, y.w, n0, n, bp);
-    gemm_chunk (cv, K, bp, m0, m1, n, y.d, y.cs, n0, res, 0);
+      if (direct)
+        pack_rows (x.d, x.cs, K, n0, n, bp);
+      else
+        pack_im2col (cv, x, y.w, n0, n, bp);
+      gemm_chunk (cv, K, bp, m0, m1, n, y.d, y.cs, n0, res, 0);
+    }
   }
 }
 
@@ -508,20 +511,24 @@ ffn (const rv_conv *c0, const rv_conv *c1, rv_tensor x, rv_tensor y,
 {
   const int N = x.h * x.w, K0 = c0->cin, K1 = c0->cout;
   const int w0 = panel_words (c0), w1 = hidden_words (c0);
-  const int nc = chunk_cols (w0 + w1, N, nt), chunks = (N + nc - 1) / nc;
+  const int nc = chunk_cols (w0 + w1, N, nt);
   const size_t per = (ffn_scratch_per_thread (c0, N, nt) + 15) & ~(size_t) 15;
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
-  for (int ci = 0; ci < chunks; ci++) {
-    int n0 = ci * nc, n = N - n0 < nc ? N - n0 : nc;
+#pragma omp parallel num_threads(nt)
+  {
+    int q0, q1;
+    rv_thread_share (N, NR, &q0, &q1);
     float *bp = scratch + per * omp_get_thread_num (), *hp = bp + (size_t) w0 * nc;
+    for (int n0 = q0; n0 < q1; n0 += nc) {
+      int n = q1 - n0 < nc ? q1 - n0 : nc;
 #if HAVE_BF16
-    if (c0->w16)
-      pack_bf16 (c0, x, x.w, n0, n, (uint32_t *) bp, 1);
-    else
+      if (c0->w16)
+        pack_bf16 (c0, x, x.w, n0, n, (uint32_t *) bp, 1);
+      else
 #endif
-    pack_rows (x.d, x.cs, K0, n0, n, bp);
-    gemm_chunk (c0, K0, bp, 0, K1, (n + NR - 1) / NR * NR, hp, w1, 0, NULL, 1);
-    gemm_chunk (c1, K1, hp, 0, c1->cout, n, y.d, y.cs, n0, &x, 0);
+      pack_rows (x.d, x.cs, K0, n0, n, bp);
+      gemm_chunk (c0, K0, bp, 0, K1, (n + NR - 1) / NR * NR, hp, w1, 0, NULL, 1);
+      gemm_chunk (c1, K1, hp, 0, c1->cout, n, y.d, y.cs, n0, &x, 0);
+    }
   }
 }
 

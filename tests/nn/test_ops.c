@@ -434,6 +434,8 @@ gemm_cases (const rv_act *acts, int t)
   conv_case (96, 200, 1, 1, 1, 20, 20, RV_ACT_SILU, 1, 0, t);    /* channel split */
   conv_case (256, 128, 1, 1, 1, 3, 5, RV_ACT_SILU, 0, 0, t);     /* cout / 3 < MR multiple */
   conv_case (4, 6, 3, 1, 1, 1, 1, RV_ACT_SILU, 0, 0, t);         /* 1x1 image */
+  conv_case (7, 9, 3, 1, 1, 5, 53, RV_ACT_SILU, 1, 0, t);        /* runs across rows */
+  conv_case (5, 9, 3, 2, 1, 7, 99, RV_ACT_SILU, 1, 0, t);        /* stride 2, odd width */
   ffn_case (16, 32, 9, 13, RV_ACT_GELU, t);
   ffn_case (40, 80, 20, 21, RV_ACT_SILU, t);
   ffn_case (8, 16, 1, 3, RV_ACT_GELU, t);
