@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fuzzes the weight-file loader (rv_model_load_memory) with libFuzzer under
 # AddressSanitizer + UBSan for MINUTES minutes (default 10), starting from the
-# checked-in seeds of tests/fuzz/corpus. Needs clang (Debian: clang-14,
+# checked-in corpus of tests/fuzz/corpus (seeds, and in found/ what earlier
+# runs added, minimized with -merge=1). Needs clang (Debian: clang-14,
 # libclang-rt-14-dev). New inputs go to build-fuzz/corpus; a crash is written to
 # build-fuzz/crash-* and the script fails; replay it with
 #   build-fuzz/fuzz-loader build-fuzz/crash-...
