@@ -449,6 +449,24 @@ conv_scratch_per_thread (const rv_conv *cv, int h_out, int w_out, int nt)
   return (size_t) kw * chunk_cols (kw, h_out * w_out, nt);
 }
 
+/* The packed panels of output pixels [n0, n0 + n) of a dense conv with output
+ * width wo: f32 or bf16, straight from the rows of x (1x1, stride 1) or
+ * im2col'ed. */
+static void
+pack_panels (const rv_conv *cv, rv_tensor x, int wo, int n0, int n, float *bp)
+{
+  const int direct = cv->k == 1 && cv->stride == 1;
+#if HAVE_BF16
+  if (cv->w16)
+    pack_bf16 (cv, x, wo, n0, n, (uint32_t *) bp, direct);
+  else
+#endif
+  if (direct)
+    pack_rows (x.d, x.cs, cv->cin, n0, n, bp);
+  else
+    pack_im2col (cv, x, wo, n0, n, bp);
+}
+
 /* Dense conv (1x1 or k x k) as chunked GEMM. Each thread takes its share of
  * the columns (rv_thread_share: the same in every layer of one size, so a
  * thread mostly reads what it wrote itself, which matters where cores share
@@ -461,26 +479,17 @@ conv_gemm (const rv_conv *cv, rv_tensor x, rv_tensor y, const rv_tensor *res,
   const int nc = chunk_cols (kw, N, nt), chunks = (N + nc - 1) / nc;
   const int by_channel = chunks < 2 * nt && cv->cout >= 4 * MR;
   const size_t per = (conv_scratch_per_thread (cv, y.h, y.w, nt) + 15) & ~(size_t) 15;
-  const int direct = cv->k == 1 && cv->stride == 1;
 #pragma omp parallel num_threads(nt)
   {
-    int c0 = 0, c1 = N, m0 = 0, m1 = cv->cout;
+    int q0 = 0, q1 = N, m0 = 0, m1 = cv->cout;
     if (by_channel)
       rv_thread_share (cv->cout, MR, &m0, &m1);
     else
-      rv_thread_share (N, NR, &c0, &c1);
+      rv_thread_share (N, NR, &q0, &q1);
     float *bp = scratch + per * omp_get_thread_num ();
-    for (int n0 = c0; n0 < c1 && m0 < m1; n0 += nc) {
-      int n = c1 - n0 < nc ? c1 - n0 : nc;
-#if HAVE_BF16
-      if (cv->w16)
-        pack_bf16 (cv, x, y.w, n0, n, (uint32_t *) bp, direct);
-      else
-#endif
-      if (direct)
-        pack_rows (x.d, x.cs, K, n0, n, bp);
-      else
-        pack_im2col (cv, x, y.w, n0, n, bp);
+    for (int n0 = q0; n0 < q1 && m0 < m1; n0 += nc) {
+      int n = q1 - n0 < nc ? q1 - n0 : nc;
+      pack_panels (cv, x, y.w, n0, n, bp);
       gemm_chunk (cv, K, bp, m0, m1, n, y.d, y.cs, n0, res, 0);
     }
   }
@@ -520,12 +529,7 @@ ffn (const rv_conv *c0, const rv_conv *c1, rv_tensor x, rv_tensor y,
     float *bp = scratch + per * omp_get_thread_num (), *hp = bp + (size_t) w0 * nc;
     for (int n0 = q0; n0 < q1; n0 += nc) {
       int n = q1 - n0 < nc ? q1 - n0 : nc;
-#if HAVE_BF16
-      if (c0->w16)
-        pack_bf16 (c0, x, x.w, n0, n, (uint32_t *) bp, 1);
-      else
-#endif
-      pack_rows (x.d, x.cs, K0, n0, n, bp);
+      pack_panels (c0, x, x.w, n0, n, bp);
       gemm_chunk (c0, K0, bp, 0, K1, (n + NR - 1) / NR * NR, hp, w1, 0, NULL, 1);
       gemm_chunk (c1, K1, hp, 0, c1->cout, n, y.d, y.cs, n0, &x, 0);
     }
