@@ -12,7 +12,11 @@ packages=(
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   libcairo2-dev libpango1.0-dev libjson-glib-dev fonts-dejavu-core
-  python3-torch python3-numpy python3-torchvision python3-pil
+  python3-torch python3-numpy python3-torchvision python3-pil python3-opencv
+  gstreamer1.0-plugins-bad libgstreamer-plugins-bad1.0-dev
+  gstreamer1.0-plugins-ugly gstreamer1.0-libav
+  gobject-introspection libgirepository1.0-dev
+  gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 python3-gi python3-gst-1.0
 )
 missing=()
 for p in "${packages[@]}"; do
