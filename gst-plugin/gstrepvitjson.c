@@ -26,6 +26,9 @@
  * Lines are buffered and flushed at EOS and when the element stops. Writing
  * to standard output, run gst-launch-1.0 with -q to keep its messages out.
  *
+ * Every buffer gets its line and passes on: #GstBaseTransform:qos is %FALSE
+ * (a late buffer is never dropped here).
+ *
  * ## Example launch line
  * |[
  * gst-launch-1.0 filesrc location=in.mp4 ! decodebin ! videoconvert ! \
@@ -156,6 +159,7 @@ gst_repvit_json_init (GstRepvitJson * self)
   self->generator = json_generator_new ();
   gst_base_transform_set_passthrough (GST_BASE_TRANSFORM (self), TRUE);
   gst_base_transform_set_in_place (GST_BASE_TRANSFORM (self), TRUE);
+  gst_base_transform_set_qos_enabled (GST_BASE_TRANSFORM (self), FALSE);
 }
 
 static void

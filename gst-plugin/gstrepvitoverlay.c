@@ -15,6 +15,11 @@
  * rectangles into each plane and blends each caption, rendered by Cairo and
  * Pango into a small scratch surface, into the frame — no full-frame copy.
  *
+ * Drawing is cheap next to inference, so the element never drops a buffer
+ * because it is late: #GstBaseTransform:qos is %FALSE by default (unlike other
+ * video filters), and repvityolo upstream handles QoS by skipping inference
+ * instead.
+ *
  * ## Example launch line
  * |[
  * gst-launch-1.0 filesrc location=in.mp4 ! decodebin ! videoconvert ! \
@@ -182,6 +187,9 @@ gst_repvit_overlay_init (GstRepvitOverlay * self)
   self->show_labels = DEFAULT_SHOW_LABELS;
   self->show_confidence = DEFAULT_SHOW_CONFIDENCE;
   self->detections = g_array_new (FALSE, FALSE, sizeof (GstRepvitDetection));
+  /* late frames are still drawn: dropping them would lose frames that
+   * repvityolo kept on purpose */
+  gst_base_transform_set_qos_enabled (GST_BASE_TRANSFORM (self), FALSE);
 }
 
 static void
