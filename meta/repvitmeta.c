@@ -21,6 +21,14 @@
  * the #GST_VIDEO_META_TRANSFORM_IS_SCALE transform) and is dropped by
  * elements that rotate or crop the picture.
  *
+ * When a scale changes the display aspect ratio, the boxes are placed on
+ * the picture centred between borders, as videoscale and videoconvertscale
+ * draw it with their default add-borders=true. GStreamer 1.22 passes the
+ * scaled frame's size but not the borders to the transform, so the meta
+ * repeats videoscale's border arithmetic; with add-borders=false (the
+ * picture stretched instead) the boxes are misplaced by the border: scale
+ * before repvityolo or keep the display aspect ratio in that case.
+ *
  * pkg-config name: `gstrepvitmeta-1.0`; installed header:
  * `<gst/repvit/repvitmeta.h>`.
  */
@@ -55,6 +63,39 @@ gst_repvit_detection_meta_free (GstMeta * meta,
   g_array_unref (dmeta->detections);
 }
 
+/* Where a scaler that keeps the display aspect ratio puts the picture in
+ * the out frame: the arithmetic of videoscale's add-borders (borders split
+ * evenly, the odd pixel after the picture). */
+static void
+scaled_picture (const GstVideoInfo * in, const GstVideoInfo * out,
+    gint * x, gint * y, gint * w, gint * h)
+{
+  gint from_n, from_d, to_n, to_d, n, d, to_w, to_h;
+
+  *x = *y = 0;
+  *w = GST_VIDEO_INFO_WIDTH (out);
+  *h = GST_VIDEO_INFO_HEIGHT (out);
+  if (!gst_util_fraction_multiply (GST_VIDEO_INFO_WIDTH (in),
+          GST_VIDEO_INFO_HEIGHT (in), GST_VIDEO_INFO_PAR_N (in),
+          GST_VIDEO_INFO_PAR_D (in), &from_n, &from_d)
+      || !gst_util_fraction_multiply (*w, *h, GST_VIDEO_INFO_PAR_N (out),
+          GST_VIDEO_INFO_PAR_D (out), &to_n, &to_d)
+      || (from_n == to_n && from_d == to_d)
+      || !gst_util_fraction_multiply (from_n, from_d,
+          GST_VIDEO_INFO_PAR_D (out), GST_VIDEO_INFO_PAR_N (out), &n, &d))
+    return;                     /* same display aspect ratio: no borders */
+
+  to_h = gst_util_uint64_scale_int (*w, d, n);
+  if (to_h <= *h) {
+    *y = (*h - to_h) / 2;
+    *h = to_h;
+  } else {
+    to_w = gst_util_uint64_scale_int (*h, n, d);
+    *x = (*w - to_w) / 2;
+    *w = to_w;
+  }
+}
+
 static gboolean
 gst_repvit_detection_meta_transform (GstBuffer * dest, GstMeta * meta,
     G_GNUC_UNUSED GstBuffer * buffer, GQuark type, gpointer data)
@@ -62,17 +103,20 @@ gst_repvit_detection_meta_transform (GstBuffer * dest, GstMeta * meta,
   GstRepvitDetectionMeta *smeta = (GstRepvitDetectionMeta *) meta;
   GstRepvitDetectionMeta *dmeta;
   gdouble sx = 1.0, sy = 1.0;
+  gint ox = 0, oy = 0;
   guint i;
 
   if (GST_VIDEO_META_TRANSFORM_IS_SCALE (type)) {
     GstVideoMetaTransform *trans = data;
     gint in_w = GST_VIDEO_INFO_WIDTH (trans->in_info);
     gint in_h = GST_VIDEO_INFO_HEIGHT (trans->in_info);
+    gint pic_w, pic_h;
 
     if (in_w <= 0 || in_h <= 0)
       return FALSE;
-    sx = (gdouble) GST_VIDEO_INFO_WIDTH (trans->out_info) / in_w;
-    sy = (gdouble) GST_VIDEO_INFO_HEIGHT (trans->out_info) / in_h;
+    scaled_picture (trans->in_info, trans->out_info, &ox, &oy, &pic_w, &pic_h);
+    sx = (gdouble) pic_w / in_w;
+    sy = (gdouble) pic_h / in_h;
   } else if (!GST_META_TRANSFORM_IS_COPY (type)) {
     /* unknown transform: the boxes may no longer match the picture */
     return FALSE;
@@ -89,8 +133,8 @@ gst_repvit_detection_meta_transform (GstBuffer * dest, GstMeta * meta,
     GstRepvitDetection d =
         g_array_index (smeta->detections, GstRepvitDetection, i);
 
-    d.x *= sx;
-    d.y *= sy;
+    d.x = d.x * sx + ox;
+    d.y = d.y * sy + oy;
     d.w *= sx;
     d.h *= sy;
     g_array_append_val (dmeta->detections, d);

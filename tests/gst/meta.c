@@ -27,9 +27,10 @@ buffer_with_meta (gsize size)
   return buf;
 }
 
-/* Checks meta against dets scaled by sx, sy. */
+/* Checks meta against dets scaled by sx, sy and moved by ox, oy. */
 static void
-check_meta (GstBuffer * buf, gdouble sx, gdouble sy)
+check_meta_at (GstBuffer * buf, gdouble sx, gdouble sy, gdouble ox,
+    gdouble oy)
 {
   GstRepvitDetectionMeta *meta = gst_buffer_get_repvit_detection_meta (buf);
 
@@ -47,12 +48,18 @@ check_meta (GstBuffer * buf, gdouble sx, gdouble sy)
     fail_unless_equals_int (d->class_id, dets[i].class_id);
     fail_unless_equals_string (d->label, dets[i].label);
     fail_unless_equals_float (d->confidence, dets[i].confidence);
-    fail_unless (fabs (d->x - dets[i].x * sx) < 1e-3, "x %f", d->x);
-    fail_unless (fabs (d->y - dets[i].y * sy) < 1e-3, "y %f", d->y);
+    fail_unless (fabs (d->x - (dets[i].x * sx + ox)) < 1e-3, "x %f", d->x);
+    fail_unless (fabs (d->y - (dets[i].y * sy + oy)) < 1e-3, "y %f", d->y);
     fail_unless (fabs (d->w - dets[i].w * sx) < 1e-3, "w %f", d->w);
     fail_unless (fabs (d->h - dets[i].h * sy) < 1e-3, "h %f", d->h);
     fail_unless_equals_int64 (d->track_id, dets[i].track_id);
   }
+}
+
+static void
+check_meta (GstBuffer * buf, gdouble sx, gdouble sy)
+{
+  check_meta_at (buf, sx, sy, 0.0, 0.0);
 }
 
 GST_START_TEST (test_add_get)
@@ -101,11 +108,21 @@ GST_START_TEST (test_scale_transform)
   GstVideoInfo in, out;
   GstVideoMetaTransform trans = { &in, &out };
 
+  /* pixels 1:5 keep the 4:3 picture: a plain scale */
   gst_video_info_set_format (&in, GST_VIDEO_FORMAT_RGB, 320, 240);
   gst_video_info_set_format (&out, GST_VIDEO_FORMAT_RGB, 800, 120);
+  out.par_d = 5;
   fail_unless (meta->info->transform_func (dest, meta, buf,
           gst_video_meta_transform_scale_get_quark (), &trans));
   check_meta (dest, 800.0 / 320.0, 120.0 / 240.0);
+
+  /* square pixels, 4:3 into 16:9: a 480x360 picture 80 px from the left */
+  gst_buffer_unref (dest);
+  dest = gst_buffer_new ();
+  gst_video_info_set_format (&out, GST_VIDEO_FORMAT_RGB, 640, 360);
+  fail_unless (meta->info->transform_func (dest, meta, buf,
+          gst_video_meta_transform_scale_get_quark (), &trans));
+  check_meta_at (dest, 1.5, 1.5, 80.0, 0.0);
 
   /* a transform the meta cannot follow leaves no meta behind */
   gst_buffer_unref (dest);
@@ -157,6 +174,72 @@ GST_START_TEST (test_videoscale)
 
 GST_END_TEST;
 
+/* Returns the first and one past the last index along a row (dx = 1) or a
+ * column (dx = stride) of RGB pixels whose red is not black. */
+static void
+picture_span (const guint8 * p, gint n, gint step, gint * first, gint * end)
+{
+  *first = 0;
+  while (*first < n && p[*first * step] < 0x40)
+    (*first)++;
+  *end = n;
+  while (*end > *first && p[(*end - 1) * step] < 0x40)
+    (*end)--;
+}
+
+/* videoscale add-borders=true (its default) with square pixels on both
+ * sides: the boxes follow the picture that videoscale drew, found in the
+ * output pixels (grey picture, black borders). */
+static void
+check_borders (gint in_w, gint in_h, gint out_w, gint out_h)
+{
+  GstHarness *h = gst_harness_new_parse ("videoscale");
+  GstVideoInfo info;
+  GstVideoFrame frame;
+  GstBuffer *out;
+  gchar *in_caps, *out_caps;
+  gint x0, x1, y0, y1, mid_x, mid_y;
+  const guint8 *p;
+  gint stride;
+
+  in_caps = g_strdup_printf ("video/x-raw,format=RGB,width=%d,height=%d,"
+      "pixel-aspect-ratio=1/1,framerate=30/1", in_w, in_h);
+  out_caps = g_strdup_printf ("video/x-raw,format=RGB,width=%d,height=%d,"
+      "pixel-aspect-ratio=1/1,framerate=30/1", out_w, out_h);
+  gst_harness_set_caps_str (h, in_caps, out_caps);
+  gst_video_info_set_format (&info, GST_VIDEO_FORMAT_RGB, in_w, in_h);
+  fail_unless_equals_int (gst_harness_push (h,
+          buffer_with_meta (GST_VIDEO_INFO_SIZE (&info))), GST_FLOW_OK);
+  out = gst_harness_pull (h);
+
+  gst_video_info_set_format (&info, GST_VIDEO_FORMAT_RGB, out_w, out_h);
+  fail_unless (gst_video_frame_map (&frame, &info, out, GST_MAP_READ));
+  p = GST_VIDEO_FRAME_PLANE_DATA (&frame, 0);
+  stride = GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0);
+  mid_x = out_w / 2;
+  mid_y = out_h / 2;
+  picture_span (p + (gsize) mid_y * stride, out_w, 3, &x0, &x1);
+  picture_span (p + (gsize) mid_x * 3, out_h, stride, &y0, &y1);
+  gst_video_frame_unmap (&frame);
+  fail_unless (x0 > 0 || y0 > 0, "no border in %dx%d", out_w, out_h);
+
+  check_meta_at (out, (gdouble) (x1 - x0) / in_w, (gdouble) (y1 - y0) / in_h,
+      x0, y0);
+  gst_buffer_unref (out);
+  g_free (in_caps);
+  g_free (out_caps);
+  gst_harness_teardown (h);
+}
+
+GST_START_TEST (test_videoscale_borders)
+{
+  check_borders (320, 240, 640, 360);   /* borders left and right */
+  check_borders (320, 240, 400, 600);   /* above and below */
+  check_borders (333, 250, 641, 361);   /* odd sizes */
+}
+
+GST_END_TEST;
+
 static Suite *
 repvitmeta_suite (void)
 {
@@ -168,6 +251,7 @@ repvitmeta_suite (void)
   tcase_add_test (tc, test_copy);
   tcase_add_test (tc, test_scale_transform);
   tcase_add_test (tc, test_videoscale);
+  tcase_add_test (tc, test_videoscale_borders);
   return s;
 }
 
