@@ -163,7 +163,7 @@ def bench_live(args, tmp):
     frames = max(args.frames, 90)
     rows = []
     for busy in [False, True] if args.busy else [False]:
-        env = {"GST_TRACERS": "latency", "GST_DEBUG": "GST_TRACER:7,repvityolo:4",
+        env = {"GST_TRACERS": "latency(flags=pipeline+reported)", "GST_DEBUG": "GST_TRACER:7",
                "GST_DEBUG_NO_COLOR": "1"}
         with Busy(busy):
             _, log = launch(f"videotestsrc is-live=true num-buffers={frames} pattern=ball ! "
@@ -171,13 +171,14 @@ def bench_live(args, tmp):
                             f"repvityolo model={args.model} ! repvitjson location={jsonl} ! "
                             "fakesink sync=true", env)
         lines = [json.loads(line) for line in open(jsonl)]
-        tracer = [int(t) / 1e6 for t in re.findall(r"latency, src-element-id=.*?time=\(guint64\)(\d+)", log)]
-        reported = re.findall(r"processing latency now (\d+):(\d+):(\d+\.\d+)", log)
+        tracer = [int(t) / 1e6 for t in re.findall(r" latency, src-element-id=.*?time=\(guint64\)(\d+)", log)]
+        # the element's own share of the latency, as it last answered a query
+        reported = re.findall(r"element-reported-latency, .*?element=\(string\)repvityolo0, "
+                              r"live=\(boolean\)1, min=\(guint64\)(\d+)", log)
         steady = tracer[len(tracer) // 3:]
         inferred = [line["inference_ms"] for line in lines if not line["stale"]]
         median_inf = statistics.median(inferred[len(inferred) // 3:])
-        last = reported[-1] if reported else ("0", "0", "0")
-        reported_ms = (int(last[0]) * 3600 + int(last[1]) * 60 + float(last[2])) * 1e3
+        reported_ms = int(reported[-1]) / 1e6 if reported else float("nan")
         rows.append(["yes > /dev/null" if busy else "idle", f"{reported_ms:.1f}",
                      f"{median_inf:.1f}", f"{reported_ms / median_inf:.2f}",
                      f"{statistics.median(steady):.1f}",
