@@ -401,7 +401,8 @@ rv_tracker_update (rv_tracker *t, const rv_track_box *dets, int n,
   for (int i = 0; i < n; i++)
     t->det_track[i] = -1;
 
-  /* the pose tracks are in before this frame decides stage 2's rows */
+  /* stage 2 takes the tracks matched on the previous frame (misses still
+   * as they were before this one) */
   nr = pick_tracks (t, PICK_CONFIRMED);
   nc = pick_dets (t, dets, n, pp->high_score, FLT_MAX);
   associate (t, dets, nr, nc, pp->match_iou);

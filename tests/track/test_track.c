@@ -8,6 +8,7 @@
  * truth object whose track id differs from the one it last had; a track id
  * given to two objects counts too. Every scenario asserts its switches. */
 #include "rvtrack.h"
+#include "scene.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -55,18 +56,6 @@ score_pair (score *s, int obj, int64_t id)
   if (id < 4096 && !s->owner_id[id])
     s->owner_id[id] = obj + 1;
   s->last[obj] = id;
-}
-
-/* Deterministic noise: xorshift, uniform in [0, 1). */
-static uint32_t rng_state = 12345;
-
-static float
-uniform (void)
-{
-  rng_state ^= rng_state << 13;
-  rng_state ^= rng_state >> 17;
-  rng_state ^= rng_state << 5;
-  return (rng_state >> 8) / 16777216.0f;
 }
 
 static rv_track_box
@@ -214,35 +203,21 @@ test_missed (void)
 {
   rv_tracker *t = rv_tracker_new (NULL);
   enum { N = 20, FRAMES = 300 };
-  float px[N], py[N], vx[N], vy[N], sz[N];
-  rv_track_box o[N];
-  int vis[N], missed = 0;
+  rv_track_box dets[N];
   int64_t ids[N];
+  int which[N], missed = 0;
+  scene sc;
   score s;
 
   score_init (&s);
-  for (int i = 0; i < N; i++) {
-    sz[i] = 30 + 60 * uniform ();
-    px[i] = sz[i] + (1280 - 2 * sz[i]) * uniform ();
-    py[i] = sz[i] + (720 - 2 * sz[i]) * uniform ();
-    vx[i] = 8 * uniform () - 4;
-    vy[i] = 8 * uniform () - 4;
-  }
+  scene_init (&sc, N, 12345);
   for (int f = 0; f < FRAMES; f++) {
-    for (int i = 0; i < N; i++) {
-      px[i] += vx[i];
-      py[i] += vy[i];
-      if (px[i] < sz[i] || px[i] > 1280 - sz[i])
-        vx[i] = -vx[i];
-      if (py[i] < sz[i] || py[i] > 720 - sz[i])
-        vy[i] = -vy[i];
-      o[i] = box_at (i % 3, 0.6f + 0.4f * uniform (),
-          px[i] + 3 * (uniform () - 0.5f), py[i] + 3 * (uniform () - 0.5f),
-          sz[i] + 3 * (uniform () - 0.5f), sz[i] + 3 * (uniform () - 0.5f));
-      vis[i] = uniform () >= 0.2f;
-      missed += !vis[i];
-    }
-    frame (t, &s, o, vis, N, ids);
+    int nd = scene_step (&sc, 3, 0.2f, dets, which);
+
+    missed += N - nd;
+    CHECK (rv_tracker_update (t, dets, nd, ids), "update");
+    for (int k = 0; k < nd; k++)
+      score_pair (&s, which[k], ids[k]);
   }
   printf ("missed: %d objects, %d frames, %d detections missed, %d of %d "
       "tracked, %d id switches\n", N, FRAMES, missed, s.tracked, s.total,
