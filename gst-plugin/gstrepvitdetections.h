@@ -41,7 +41,7 @@ gst_repvit_buffer_collect_detections (GstBuffer * buffer, GArray * out)
     GstStructure *s = gst_video_region_of_interest_meta_get_param (roi,
         "detection");
     GstRepvitDetection d = { -1, g_quark_to_string (roi->roi_type), -1.0f,
-      roi->x, roi->y, roi->w, roi->h, -1
+      roi->x, roi->y, roi->w, roi->h, -1, 0
     };
     gdouble confidence;
 
@@ -53,6 +53,62 @@ gst_repvit_buffer_collect_detections (GstBuffer * buffer, GArray * out)
     g_array_append_val (out, d);
   }
   return NULL;
+}
+
+/*
+ * gst_repvit_roi_set_object_id:
+ * @roi: a #GstVideoRegionOfInterestMeta
+ * @id: a track id
+ *
+ * Sets the "id" of @roi's "object_id" parameter, adding one if there is
+ * none: where DL Streamer's gvatrack puts a track id and gvametaconvert reads
+ * it from.
+ */
+static inline void
+gst_repvit_roi_set_object_id (GstVideoRegionOfInterestMeta * roi, gint64 id)
+{
+  GstStructure *s = gst_video_region_of_interest_meta_get_param (roi,
+      "object_id");
+
+  if (s)
+    gst_structure_set (s, "id", G_TYPE_INT, (gint) id, NULL);
+  else
+    gst_video_region_of_interest_meta_add_param (roi,
+        gst_structure_new ("object_id", "id", G_TYPE_INT, (gint) id, NULL));
+}
+
+/*
+ * gst_repvit_buffer_add_roi_meta:
+ * @buffer: a writable video buffer, @width x @height pixels
+ * @d: a detection of the buffer's #GstRepvitDetectionMeta
+ * @index: @d's index there, which becomes the ROI's id
+ *
+ * Attaches the #GstVideoRegionOfInterestMeta that mirrors @d: its box, a
+ * "detection" parameter with DL Streamer's fields (`label_id`, `label`,
+ * `confidence`, the normalized `x_min`, `y_min`, `x_max`, `y_max`) and, for a
+ * tracked detection, an "object_id" parameter.
+ */
+static inline void
+gst_repvit_buffer_add_roi_meta (GstBuffer * buffer,
+    const GstRepvitDetection * d, guint index, gint width, gint height)
+{
+  GstVideoRegionOfInterestMeta *roi =
+      gst_buffer_add_video_region_of_interest_meta_id (buffer,
+      g_quark_from_string (d->label), (guint) (d->x + 0.5f),
+      (guint) (d->y + 0.5f), (guint) (d->w + 0.5f), (guint) (d->h + 0.5f));
+
+  roi->id = index;
+  gst_video_region_of_interest_meta_add_param (roi,
+      gst_structure_new ("detection",
+          "label_id", G_TYPE_INT, d->class_id,
+          "label", G_TYPE_STRING, d->label,
+          "confidence", G_TYPE_DOUBLE, (gdouble) d->confidence,
+          "x_min", G_TYPE_DOUBLE, (gdouble) d->x / width,
+          "y_min", G_TYPE_DOUBLE, (gdouble) d->y / height,
+          "x_max", G_TYPE_DOUBLE, (gdouble) (d->x + d->w) / width,
+          "y_max", G_TYPE_DOUBLE, (gdouble) (d->y + d->h) / height, NULL));
+  if (d->track_id >= 0)
+    gst_repvit_roi_set_object_id (roi, d->track_id);
 }
 
 G_END_DECLS

@@ -21,7 +21,12 @@
  *      "label":"circle"}}]}
  * ]|
  *
- * (one line in the file). "timestamp" is the buffer's PTS in nanoseconds, or
+ * (one line in the file). Downstream of repvittrack a tracked object also
+ * has "id", its track id (where gvametaconvert writes the "object_id" of
+ * DL Streamer's gvatrack), and a box the tracker predicted for a frame the
+ * detector skipped has "predicted":true. Confidences are written with 4
+ * decimals, normalized coordinates with 6 (a hundredth of a pixel at 4K).
+ * "timestamp" is the buffer's PTS in nanoseconds, or
  * null; "frame" counts the buffers since the element started, written or not.
  * Lines are buffered and flushed at EOS and when the element stops. Writing
  * to standard output, run gst-launch-1.0 with -q to keep its messages out.
@@ -343,6 +348,10 @@ add_object (GstRepvitJson * self, JsonBuilder * b, const GstRepvitDetection * d)
   add_int_member (b, "h", (gint64) rounded (d->h, 0));
   if (d->track_id >= 0)
     add_int_member (b, "id", d->track_id);
+  if (d->flags & GST_REPVIT_DETECTION_FLAG_PREDICTED) {
+    json_builder_set_member_name (b, "predicted");
+    json_builder_add_boolean_value (b, TRUE);
+  }
   json_builder_set_member_name (b, "roi_type");
   json_builder_add_string_value (b, label);
 
@@ -413,6 +422,57 @@ frame_to_json (GstRepvitJson * self, GstBuffer * buf,
   return root;
 }
 
+/* Appends @node as JSON. json-glib writes every double with 17 significant
+ * digits ("0.48520000000000002"); the values rounded() made print exactly
+ * with 15, so doubles are written here and everything else by json-glib. */
+static void
+append_node (JsonGenerator * gen, GString * out, JsonNode * node)
+{
+  gchar num[G_ASCII_DTOSTR_BUF_SIZE];
+
+  if (JSON_NODE_HOLDS_OBJECT (node)) {
+    JsonObject *o = json_node_get_object (node);
+    GList *members = json_object_get_members (o);
+
+    g_string_append_c (out, '{');
+    for (GList * m = members; m; m = m->next) {
+      /* member names are ours: plain ASCII */
+      g_string_append_printf (out, "%s\"%s\":", m == members ? "" : ",",
+          (const gchar *) m->data);
+      append_node (gen, out, json_object_get_member (o, m->data));
+    }
+    g_string_append_c (out, '}');
+    g_list_free (members);
+  } else if (JSON_NODE_HOLDS_ARRAY (node)) {
+    JsonArray *a = json_node_get_array (node);
+
+    g_string_append_c (out, '[');
+    for (guint i = 0; i < json_array_get_length (a); i++) {
+      if (i)
+        g_string_append_c (out, ',');
+      append_node (gen, out, json_array_get_element (a, i));
+    }
+    g_string_append_c (out, ']');
+  } else if (json_node_get_value_type (node) == G_TYPE_DOUBLE) {
+    g_string_append (out, g_ascii_formatd (num, sizeof num, "%.15g",
+            json_node_get_double (node)));
+  } else {
+    json_generator_set_root (gen, node);
+    json_generator_to_gstring (gen, out);
+  }
+}
+
+/* @root as one line of JSON; free with g_free. */
+static gchar *
+node_to_line (JsonGenerator * gen, JsonNode * root, gsize * len)
+{
+  GString *out = g_string_sized_new (1024);
+
+  append_node (gen, out, root);
+  *len = out->len;
+  return g_string_free (out, FALSE);
+}
+
 static GstFlowReturn
 gst_repvit_json_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
 {
@@ -433,8 +493,7 @@ gst_repvit_json_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
     return GST_FLOW_OK;
 
   root = frame_to_json (self, buf, meta, frame);
-  json_generator_set_root (self->generator, root);
-  line = json_generator_to_data (self->generator, &len);
+  line = node_to_line (self->generator, root, &len);
   json_node_unref (root);
   if (fwrite (line, 1, len, self->file) != len
       || fputc ('\n', self->file) == EOF)

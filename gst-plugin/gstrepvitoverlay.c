@@ -8,7 +8,9 @@
  * (or, on buffers without one, of each #GstVideoRegionOfInterestMeta, e.g. from
  * other analytics elements) into the frame, each with a caption made of its
  * label and confidence, in one colour per class. Stale detections (carried
- * over from an earlier frame) are drawn the same way.
+ * over from an earlier frame) are drawn the same way. A tracked detection
+ * (repvittrack upstream) has "#id" in front of its caption and, with
+ * #GstRepvitOverlay:trail-length N, dots at its centres of the last N frames.
  *
  * On BGRx and BGRA (the native 32-bit formats of Cairo) the element draws
  * with Cairo on the frame itself; on the other formats it writes the outline
@@ -48,6 +50,8 @@ GST_DEBUG_CATEGORY_STATIC (gst_repvit_overlay_debug);
 #define DEFAULT_LINE_WIDTH 2
 #define DEFAULT_SHOW_LABELS TRUE
 #define DEFAULT_SHOW_CONFIDENCE TRUE
+#define DEFAULT_TRAIL_LENGTH 0
+#define MAX_TRAIL_LENGTH 100
 
 /* Padding around the caption text, pixels. */
 #define CAPTION_PAD 2
@@ -59,6 +63,7 @@ enum
   PROP_LINE_WIDTH,
   PROP_SHOW_LABELS,
   PROP_SHOW_CONFIDENCE,
+  PROP_TRAIL_LENGTH,
 };
 
 #define OVERLAY_FORMATS "{ BGRx, BGRA, RGB, BGR, RGBA, RGBx, xRGB, xBGR, ARGB, " \
@@ -85,6 +90,14 @@ typedef struct
   gint x0, y0, x1, y1;          /* pixels, x1 and y1 excluded */
 } Rect;
 
+/* The last centres of one track, a ring of up to MAX_TRAIL_LENGTH. */
+typedef struct
+{
+  guint64 seen;                 /* frame it was last seen in */
+  guint n, head;
+  gint x[MAX_TRAIL_LENGTH], y[MAX_TRAIL_LENGTH];
+} Trail;
+
 #define GST_TYPE_REPVIT_OVERLAY (gst_repvit_overlay_get_type ())
 G_DECLARE_FINAL_TYPE (GstRepvitOverlay, gst_repvit_overlay, GST,
     REPVIT_OVERLAY, GstVideoFilter);
@@ -98,6 +111,7 @@ struct _GstRepvitOverlay
   guint line_width;
   gboolean show_labels;
   gboolean show_confidence;
+  guint trail_length;
   gboolean font_changed;
 
   /* streaming state, used by the streaming thread only (and start/stop) */
@@ -108,6 +122,8 @@ struct _GstRepvitOverlay
   cairo_surface_t *scratch;     /* captions for the per-plane formats */
   cairo_t *scratch_cr;
   GArray *detections;
+  GHashTable *trails;           /* track id -> Trail */
+  guint64 frame;
 };
 
 G_DEFINE_TYPE (GstRepvitOverlay, gst_repvit_overlay, GST_TYPE_VIDEO_FILTER);
@@ -161,6 +177,19 @@ gst_repvit_overlay_class_init (GstRepvitOverlayClass * klass)
           DEFAULT_SHOW_CONFIDENCE,
           G_PARAM_READWRITE | GST_PARAM_MUTABLE_PLAYING |
           G_PARAM_STATIC_STRINGS));
+  /**
+   * GstRepvitOverlay:trail-length:
+   *
+   * Number of frames whose centres each tracked object leaves as dots
+   * behind it (its recent path); 0 draws none. Needs track ids, i.e.
+   * repvittrack upstream.
+   */
+  g_object_class_install_property (gobject_class, PROP_TRAIL_LENGTH,
+      g_param_spec_uint ("trail-length", "Trail length",
+          "Frames of each tracked object's path to draw as dots (0: none)",
+          0, MAX_TRAIL_LENGTH, DEFAULT_TRAIL_LENGTH,
+          G_PARAM_READWRITE | GST_PARAM_MUTABLE_PLAYING |
+          G_PARAM_STATIC_STRINGS));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
@@ -186,10 +215,13 @@ gst_repvit_overlay_init (GstRepvitOverlay * self)
   self->line_width = DEFAULT_LINE_WIDTH;
   self->show_labels = DEFAULT_SHOW_LABELS;
   self->show_confidence = DEFAULT_SHOW_CONFIDENCE;
+  self->trail_length = DEFAULT_TRAIL_LENGTH;
   self->detections = g_array_new (FALSE, FALSE, sizeof (GstRepvitDetection));
   /* late frames are still drawn: dropping them would lose frames that
    * repvityolo kept on purpose */
   gst_base_transform_set_qos_enabled (GST_BASE_TRANSFORM (self), FALSE);
+  self->trails = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
+      g_free);
 }
 
 static void
@@ -199,6 +231,7 @@ gst_repvit_overlay_finalize (GObject * object)
 
   g_free (self->font_desc);
   g_array_unref (self->detections);
+  g_hash_table_unref (self->trails);
 
   G_OBJECT_CLASS (gst_repvit_overlay_parent_class)->finalize (object);
 }
@@ -224,6 +257,9 @@ gst_repvit_overlay_set_property (GObject * object, guint prop_id,
       break;
     case PROP_SHOW_CONFIDENCE:
       self->show_confidence = g_value_get_boolean (value);
+      break;
+    case PROP_TRAIL_LENGTH:
+      self->trail_length = g_value_get_uint (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -251,6 +287,9 @@ gst_repvit_overlay_get_property (GObject * object, guint prop_id,
       break;
     case PROP_SHOW_CONFIDENCE:
       g_value_set_boolean (value, self->show_confidence);
+      break;
+    case PROP_TRAIL_LENGTH:
+      g_value_set_uint (value, self->trail_length);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -286,6 +325,7 @@ gst_repvit_overlay_stop (GstBaseTransform * trans)
   g_clear_pointer (&self->scratch, cairo_surface_destroy);
   g_clear_object (&self->layout);
   g_clear_object (&self->font_map);
+  g_hash_table_remove_all (self->trails);
   return TRUE;
 }
 
@@ -495,6 +535,66 @@ ensure_scratch (GstRepvitOverlay * self, gint w, gint h)
   self->scratch_cr = cairo_create (self->scratch);
 }
 
+/* Adds this frame's centre of every tracked detection to its trail, keeping
+ * the last @len, and forgets the tracks not seen for @len frames. */
+static void
+update_trails (GstRepvitOverlay * self, guint len)
+{
+  GHashTableIter iter;
+  Trail *t;
+
+  self->frame++;
+  for (guint i = 0; i < self->detections->len && len > 0; i++) {
+    const GstRepvitDetection *d = &g_array_index (self->detections,
+        GstRepvitDetection, i);
+
+    if (d->track_id < 0)
+      continue;
+    t = g_hash_table_lookup (self->trails, &d->track_id);
+    if (!t) {
+      t = g_new0 (Trail, 1);
+      g_hash_table_insert (self->trails, g_memdup2 (&d->track_id,
+              sizeof d->track_id), t);
+    }
+    t->head = (t->head + 1) % MAX_TRAIL_LENGTH;
+    t->x[t->head] = (gint) (d->x + d->w / 2);
+    t->y[t->head] = (gint) (d->y + d->h / 2);
+    t->n = MIN (t->n + 1, len);
+    t->seen = self->frame;
+  }
+  g_hash_table_iter_init (&iter, self->trails);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) & t))
+    if (self->frame - t->seen >= MAX (len, 1))
+      g_hash_table_iter_remove (&iter);
+}
+
+/* Dots of side @size at the earlier centres of @d's track. */
+static void
+draw_trail (GstRepvitOverlay * self, GstVideoFrame * frame, cairo_t * cr,
+    const GstRepvitDetection * d, guint len, gint size, guint32 rgb)
+{
+  gint width = GST_VIDEO_FRAME_WIDTH (frame);
+  gint height = GST_VIDEO_FRAME_HEIGHT (frame);
+  const Trail *t = d->track_id >= 0 ? g_hash_table_lookup (self->trails,
+      &d->track_id) : NULL;
+
+  for (guint k = 1; t && k < MIN (t->n, len); k++) {
+    guint at = (t->head + MAX_TRAIL_LENGTH - k) % MAX_TRAIL_LENGTH;
+    Rect r = { CLAMP (t->x[at] - size / 2, 0, width),
+      CLAMP (t->y[at] - size / 2, 0, height),
+      CLAMP (t->x[at] - size / 2 + size, 0, width),
+      CLAMP (t->y[at] - size / 2 + size, 0, height)
+    };
+
+    if (r.x1 <= r.x0 || r.y1 <= r.y0)
+      continue;
+    if (cr)
+      cairo_rectangle (cr, r.x0, r.y0, r.x1 - r.x0, r.y1 - r.y0);
+    else
+      fill_rect_planes (self, frame, &r, rgb);
+  }
+}
+
 static GstFlowReturn
 gst_repvit_overlay_transform_frame_ip (GstVideoFilter * filter,
     GstVideoFrame * frame)
@@ -507,8 +607,13 @@ gst_repvit_overlay_transform_frame_ip (GstVideoFilter * filter,
   PangoFontDescription *font = NULL;
   gboolean show_labels, show_confidence;
   gint lw;
+  guint trail_length;
 
+  GST_OBJECT_LOCK (self);
+  trail_length = self->trail_length;
+  GST_OBJECT_UNLOCK (self);
   gst_repvit_buffer_collect_detections (frame->buffer, self->detections);
+  update_trails (self, trail_length);
   if (self->detections->len == 0)
     return GST_FLOW_OK;
 
@@ -571,24 +676,28 @@ gst_repvit_overlay_transform_frame_ip (GstVideoFilter * filter,
       else
         fill_rect_planes (self, frame, &edges[e], rgb);
     }
+    draw_trail (self, frame, cr, d, trail_length, lw + 2, rgb);
     if (cr) {
       set_source_rgb (cr, rgb);
       cairo_fill (cr);
     }
 
-    if (show_labels || show_confidence) {
+    if (show_labels || show_confidence || d->track_id >= 0) {
       gchar text[128];
       PangoRectangle logical;
-      gint cw, ch, cx, cy;
+      gint cw, ch, cx, cy, n = 0;
 
+      if (d->track_id >= 0)
+        n = g_snprintf (text, sizeof text, "#%" G_GINT64_FORMAT "%s",
+            d->track_id, show_labels || show_confidence ? " " : "");
       if (show_labels && show_confidence && d->confidence >= 0)
-        g_snprintf (text, sizeof text, "%s %.2f", d->label ? d->label : "?",
-            d->confidence);
+        g_snprintf (text + n, sizeof text - n, "%s %.2f",
+            d->label ? d->label : "?", d->confidence);
       else if (show_labels)
-        g_snprintf (text, sizeof text, "%s", d->label ? d->label : "?");
-      else if (d->confidence >= 0)
-        g_snprintf (text, sizeof text, "%.2f", d->confidence);
-      else
+        g_snprintf (text + n, sizeof text - n, "%s", d->label ? d->label : "?");
+      else if (show_confidence && d->confidence >= 0)
+        g_snprintf (text + n, sizeof text - n, "%.2f", d->confidence);
+      else if (n == 0)
         continue;
       pango_layout_set_text (self->layout, text, -1);
       pango_layout_get_pixel_extents (self->layout, NULL, &logical);

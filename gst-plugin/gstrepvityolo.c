@@ -65,6 +65,7 @@
 #include <gst/video/video.h>
 #include <gst/video/gstvideofilter.h>
 
+#include "gstrepvitdetections.h"
 #include "gstrepvitelements.h"
 #include "gstrepvitmodelcache.h"
 #include "repvit.h"
@@ -1069,26 +1070,12 @@ attach_metas (GstRepvitYolo * self, GstBuffer * buf, gint w, gint h,
     const rv_detection *d = &self->dets[i];
     GstRepvitDetection det = { d->class_id, self->labels[d->class_id],
       d->score, d->x1 * sx, d->y1 * sy, (d->x2 - d->x1) * sx,
-      (d->y2 - d->y1) * sy, -1
+      (d->y2 - d->y1) * sy, -1, 0
     };
-    GstVideoRegionOfInterestMeta *roi_meta;
 
     gst_repvit_detection_meta_add (meta, &det);
-    if (!roi)
-      continue;
-    roi_meta = gst_buffer_add_video_region_of_interest_meta_id (buf,
-        g_quark_from_string (det.label), (guint) (det.x + 0.5f),
-        (guint) (det.y + 0.5f), (guint) (det.w + 0.5f), (guint) (det.h + 0.5f));
-    roi_meta->id = i;
-    gst_video_region_of_interest_meta_add_param (roi_meta,
-        gst_structure_new ("detection",
-            "label_id", G_TYPE_INT, d->class_id,
-            "label", G_TYPE_STRING, det.label,
-            "confidence", G_TYPE_DOUBLE, (gdouble) d->score,
-            "x_min", G_TYPE_DOUBLE, (gdouble) det.x / w,
-            "y_min", G_TYPE_DOUBLE, (gdouble) det.y / h,
-            "x_max", G_TYPE_DOUBLE, (gdouble) (det.x + det.w) / w,
-            "y_max", G_TYPE_DOUBLE, (gdouble) (det.y + det.h) / h, NULL));
+    if (roi)
+      gst_repvit_buffer_add_roi_meta (buf, &det, i, w, h);
   }
 }
 

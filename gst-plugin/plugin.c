@@ -15,6 +15,7 @@ plugin_init (GstPlugin * plugin)
   ret |= GST_ELEMENT_REGISTER (repvityolo, plugin);
   ret |= GST_ELEMENT_REGISTER (repvitoverlay, plugin);
   ret |= GST_ELEMENT_REGISTER (repvitjson, plugin);
+  ret |= GST_ELEMENT_REGISTER (repvittrack, plugin);
 
   return ret;
 }

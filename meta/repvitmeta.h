@@ -31,6 +31,17 @@ G_BEGIN_DECLS
 #endif
 
 /**
+ * GstRepvitDetectionFlags:
+ * @GST_REPVIT_DETECTION_FLAG_NONE: no flag
+ * @GST_REPVIT_DETECTION_FLAG_PREDICTED: the box is a tracker's prediction for
+ *   a frame the detector did not run on (repvittrack on stale frames)
+ */
+typedef enum {
+  GST_REPVIT_DETECTION_FLAG_NONE = 0,
+  GST_REPVIT_DETECTION_FLAG_PREDICTED = (1 << 0),
+} GstRepvitDetectionFlags;
+
+/**
  * GstRepvitDetection:
  * @class_id: class index in the model
  * @label: class name (interned string, never freed)
@@ -40,6 +51,7 @@ G_BEGIN_DECLS
  * @w: width, pixels
  * @h: height, pixels
  * @track_id: -1 until a tracker fills it
+ * @flags: #GstRepvitDetectionFlags; 0 for a box the detector found
  */
 typedef struct {
   gint class_id;
@@ -47,6 +59,7 @@ typedef struct {
   gfloat confidence;
   gfloat x, y, w, h;
   gint64 track_id;
+  GstRepvitDetectionFlags flags;
 } GstRepvitDetection;
 
 typedef struct _GstRepvitDetectionMeta GstRepvitDetectionMeta;

@@ -81,7 +81,7 @@ random_detections (gint width, gint height, GstRepvitDetection * dets)
     gfloat h = g_rand_double_range (rand, 40, height / 3.0);
     GstRepvitDetection d = { i, g_intern_static_string (labels[i % 4]),
       g_rand_double (rand), g_rand_double_range (rand, 0, width - w),
-      g_rand_double_range (rand, 0, height - h), w, h, -1
+      g_rand_double_range (rand, 0, height - h), w, h, -1, 0
     };
     dets[i] = d;
   }

@@ -7,8 +7,8 @@
 #include "repvitmeta.h"
 
 static const GstRepvitDetection dets[] = {
-  {3, "circle", 0.9f, 10.0f, 20.0f, 30.0f, 40.0f, -1},
-  {0, "square", 0.5f, 100.0f, 60.0f, 50.0f, 20.0f, 7},
+  {3, "circle", 0.9f, 10.0f, 20.0f, 30.0f, 40.0f, -1, 0},
+  {0, "square", 0.5f, 100.0f, 60.0f, 50.0f, 20.0f, 7, 0},
 };
 
 static GstBuffer *
@@ -67,7 +67,7 @@ GST_START_TEST (test_add_get)
   GstBuffer *buf = buffer_with_meta (16);
   GstRepvitDetectionMeta *meta = gst_buffer_get_repvit_detection_meta (buf);
   gchar *label = g_strdup ("dynamic label");
-  GstRepvitDetection d = { 1, label, 0.1f, 0, 0, 1, 1, -1 };
+  GstRepvitDetection d = { 1, label, 0.1f, 0, 0, 1, 1, -1, 0 };
 
   check_meta (buf, 1.0, 1.0);
   /* labels are interned: the meta never points at the caller's string */

@@ -60,8 +60,8 @@ make_buffer (GstClockTime pts)
 }
 
 static const GstRepvitDetection dets[] = {
-  {2, "triangle", 0.875f, 10.4f, 20.6f, 300.0f, 200.25f, -1},
-  {0, "circle", 0.25f, 0.0f, 0.0f, 640.0f, 480.0f, 7},
+  {2, "triangle", 0.875f, 10.4f, 20.6f, 300.0f, 200.25f, -1, 0},
+  {0, "circle", 0.25f, 0.0f, 0.0f, 640.0f, 480.0f, 7, 0},
 };
 
 static void
@@ -252,7 +252,7 @@ GST_START_TEST (test_region_of_interest_meta)
   GstHarness *h = json_harness (NULL, &location);
   GstBuffer *buf = make_buffer (0);
   GstVideoRegionOfInterestMeta *roi;
-  GstRepvitDetection want = { 5, "person", 0.5f, 64, 48, 320, 240, -1 };
+  GstRepvitDetection want = { 5, "person", 0.5f, 64, 48, 320, 240, -1, 0 };
   GList *lines;
   JsonArray *objects;
 

@@ -42,7 +42,7 @@ add_detection (GstBuffer * buf, gint class_id, const gchar * label)
 {
   GstRepvitDetectionMeta *meta = gst_buffer_get_repvit_detection_meta (buf);
   GstRepvitDetection d = { class_id, g_intern_string (label), 0.87f,
-    BX, BY, BW, BH, -1
+    BX, BY, BW, BH, -1, 0
   };
 
   if (!meta)
@@ -331,7 +331,7 @@ GST_START_TEST (test_boxes_at_and_beyond_edges)
     for (guint b = 0; b < G_N_ELEMENTS (boxes); b++) {
       GstRepvitDetection d =
           { b, g_intern_static_string ("a-rather-long-label"),
-        0.5f, boxes[b][0], boxes[b][1], boxes[b][2], boxes[b][3], -1
+        0.5f, boxes[b][0], boxes[b][1], boxes[b][2], boxes[b][3], -1, 0
       };
       gst_repvit_detection_meta_add (meta, &d);
     }
@@ -353,7 +353,7 @@ GST_START_TEST (test_odd_frame_size)
     GstBuffer *buf;
     GstRepvitDetectionMeta *meta;
     GstRepvitDetection d = { 0, g_intern_static_string ("circle"), 0.5f,
-      W - 59, H - 39, 100, 100, -1
+      W - 59, H - 39, 100, 100, -1, 0
     };
 
     gst_video_info_set_format (&info, gst_video_format_from_string

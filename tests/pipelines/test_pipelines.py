@@ -65,6 +65,7 @@ class Pipelines(unittest.TestCase):
     def test_usage(self):
         bad = {"detect-file.sh": [[], ["only-input"], ["a", "b", "c", "d"], ["--display"]],
                "detect-json.sh": [[], ["only-input"], ["a", "b", "c", "d"]],
+               "track-json.sh": [[], ["only-input"], ["a", "b", "c", "d"]],
                "detect-camera.sh": [["a", "b", "c"], ["--bogus"]],
                "demo.sh": [["--seconds"], ["--bogus"], ["a", "b"]]}
         for script, arg_lists in bad.items():
@@ -137,6 +138,16 @@ class Pipelines(unittest.TestCase):
                     self.assertGreater(big, 0, f"{props}: frame {i}: boxes not drawn")
                 else:
                     self.assertEqual(big, 0, f"{props}: frame {i}: drawn without detections")
+
+    def test_track_json(self):
+        out = self.path("tracks.jsonl")
+        r = run("track-json.sh", self.clip, out, MODEL, REPVITTRACK_PROPS="min-hits=1")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = read_jsonl(out)
+        self.assertEqual(len(lines), FRAMES)
+        for o in lines:  # drop-untracked: every object has its track id
+            for obj in o["objects"]:
+                self.assertGreater(obj["id"], 0, obj)
 
     def test_demo(self):
         out = self.path("demo")
