@@ -288,7 +288,9 @@ gst_repvit_yolo_class_init (GstRepvitYoloClass * klass)
           rw | GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (gobject_class, PROP_THREADS,
       g_param_spec_int ("threads", "Threads",
-          "Threads the network runs on (0 = one per CPU)", 0, 256,
+          "At most this many threads run the network, taken from one pool "
+          "shared by every element of the process (0 = as many as are free, "
+          "up to one per CPU)", 0, 256,
           DEFAULT_THREADS, rw | GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (gobject_class, PROP_ATTACH_ROI_META,
       g_param_spec_boolean ("attach-roi-meta", "Attach ROI meta",
