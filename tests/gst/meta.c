@@ -136,33 +136,45 @@ GST_START_TEST (test_scale_transform)
 
 GST_END_TEST;
 
+/* Pushes an RGB frame with the meta through the elements of @launch, caps
+ * "video/x-raw,@in" and "video/x-raw,@out"; returns the buffer out. */
+static GstBuffer *
+push_through (const gchar * launch, gint in_w, gint in_h, const gchar * in,
+    const gchar * out)
+{
+  GstHarness *h = gst_harness_new_parse (launch);
+  GstVideoInfo info;
+  GstBuffer *buf;
+  gchar *in_caps = g_strdup_printf ("video/x-raw,%s", in);
+  gchar *out_caps = g_strdup_printf ("video/x-raw,%s", out);
+
+  gst_harness_set_caps_str (h, in_caps, out_caps);
+  gst_video_info_set_format (&info, GST_VIDEO_FORMAT_RGB, in_w, in_h);
+  fail_unless_equals_int (gst_harness_push (h,
+          buffer_with_meta (GST_VIDEO_INFO_SIZE (&info))), GST_FLOW_OK);
+  buf = gst_harness_pull (h);
+  g_free (in_caps);
+  g_free (out_caps);
+  gst_harness_teardown (h);
+  return buf;
+}
+
 /* Through the real elements: videoconvert keeps the boxes, videoscale
  * rescales them as the frame. */
 static void
 check_through (const gchar * launch, gint in_w, gint in_h, gint out_w,
     gint out_h)
 {
-  GstHarness *h = gst_harness_new_parse (launch);
-  GstVideoInfo info;
-  GstBuffer *out;
-  gchar *in_caps, *out_caps;
-
-  in_caps = g_strdup_printf ("video/x-raw,format=RGB,width=%d,height=%d,"
-      "framerate=30/1", in_w, in_h);
-  out_caps = g_strdup_printf ("video/x-raw,format=I420,width=%d,height=%d,"
+  gchar *in = g_strdup_printf ("format=RGB,width=%d,height=%d,framerate=30/1",
+      in_w, in_h);
+  gchar *out = g_strdup_printf ("format=I420,width=%d,height=%d,"
       "framerate=30/1", out_w, out_h);
-  gst_harness_set_caps_str (h, in_caps, out_caps);
-  gst_video_info_set_format (&info, GST_VIDEO_FORMAT_RGB, in_w, in_h);
+  GstBuffer *buf = push_through (launch, in_w, in_h, in, out);
 
-  fail_unless_equals_int (gst_harness_push (h,
-          buffer_with_meta (GST_VIDEO_INFO_SIZE (&info))), GST_FLOW_OK);
-  out = gst_harness_pull (h);
-  check_meta (out, (gdouble) out_w / in_w, (gdouble) out_h / in_h);
-
-  gst_buffer_unref (out);
-  g_free (in_caps);
-  g_free (out_caps);
-  gst_harness_teardown (h);
+  check_meta (buf, (gdouble) out_w / in_w, (gdouble) out_h / in_h);
+  gst_buffer_unref (buf);
+  g_free (in);
+  g_free (out);
 }
 
 GST_START_TEST (test_videoscale)
@@ -193,42 +205,30 @@ picture_span (const guint8 * p, gint n, gint step, gint * first, gint * end)
 static void
 check_borders (gint in_w, gint in_h, gint out_w, gint out_h)
 {
-  GstHarness *h = gst_harness_new_parse ("videoscale");
+  gchar *in = g_strdup_printf ("format=RGB,width=%d,height=%d,"
+      "pixel-aspect-ratio=1/1,framerate=30/1", in_w, in_h);
+  gchar *out = g_strdup_printf ("format=RGB,width=%d,height=%d,"
+      "pixel-aspect-ratio=1/1,framerate=30/1", out_w, out_h);
+  GstBuffer *buf = push_through ("videoscale", in_w, in_h, in, out);
   GstVideoInfo info;
   GstVideoFrame frame;
-  GstBuffer *out;
-  gchar *in_caps, *out_caps;
-  gint x0, x1, y0, y1, mid_x, mid_y;
+  gint x0, x1, y0, y1, stride;
   const guint8 *p;
-  gint stride;
-
-  in_caps = g_strdup_printf ("video/x-raw,format=RGB,width=%d,height=%d,"
-      "pixel-aspect-ratio=1/1,framerate=30/1", in_w, in_h);
-  out_caps = g_strdup_printf ("video/x-raw,format=RGB,width=%d,height=%d,"
-      "pixel-aspect-ratio=1/1,framerate=30/1", out_w, out_h);
-  gst_harness_set_caps_str (h, in_caps, out_caps);
-  gst_video_info_set_format (&info, GST_VIDEO_FORMAT_RGB, in_w, in_h);
-  fail_unless_equals_int (gst_harness_push (h,
-          buffer_with_meta (GST_VIDEO_INFO_SIZE (&info))), GST_FLOW_OK);
-  out = gst_harness_pull (h);
 
   gst_video_info_set_format (&info, GST_VIDEO_FORMAT_RGB, out_w, out_h);
-  fail_unless (gst_video_frame_map (&frame, &info, out, GST_MAP_READ));
+  fail_unless (gst_video_frame_map (&frame, &info, buf, GST_MAP_READ));
   p = GST_VIDEO_FRAME_PLANE_DATA (&frame, 0);
   stride = GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0);
-  mid_x = out_w / 2;
-  mid_y = out_h / 2;
-  picture_span (p + (gsize) mid_y * stride, out_w, 3, &x0, &x1);
-  picture_span (p + (gsize) mid_x * 3, out_h, stride, &y0, &y1);
+  picture_span (p + (gsize) (out_h / 2) * stride, out_w, 3, &x0, &x1);
+  picture_span (p + (gsize) (out_w / 2) * 3, out_h, stride, &y0, &y1);
   gst_video_frame_unmap (&frame);
   fail_unless (x0 > 0 || y0 > 0, "no border in %dx%d", out_w, out_h);
 
-  check_meta_at (out, (gdouble) (x1 - x0) / in_w, (gdouble) (y1 - y0) / in_h,
+  check_meta_at (buf, (gdouble) (x1 - x0) / in_w, (gdouble) (y1 - y0) / in_h,
       x0, y0);
-  gst_buffer_unref (out);
-  g_free (in_caps);
-  g_free (out_caps);
-  gst_harness_teardown (h);
+  gst_buffer_unref (buf);
+  g_free (in);
+  g_free (out);
 }
 
 GST_START_TEST (test_videoscale_borders)
