@@ -829,8 +829,9 @@ write_file (const gchar * path, const gchar * bytes, gssize len)
 }
 
 /* Labels files that are no small UTF-8 text are refused with the reason,
- * without blocking on a FIFO or reading /dev/zero without end; a BOM, CR LF
- * line ends and blank lines after the names are accepted. */
+ * without blocking on a FIFO (a model either) or reading /dev/zero without
+ * end; a BOM, CR LF line ends and blank lines after the names are
+ * accepted. */
 GST_START_TEST (test_labels_files)
 {
   gchar *dir = g_dir_make_tmp ("repvityolo-XXXXXX", NULL);
@@ -873,6 +874,9 @@ GST_START_TEST (test_labels_files)
   expect_start_error ("/dev/zero: not a regular file", GST_RESOURCE_ERROR,
       GST_RESOURCE_ERROR_SETTINGS, "model", GOLDEN_MODEL, "labels",
       "/dev/zero", NULL);
+  /* the same for a model */
+  expect_start_error ("fifo.txt: is a FIFO, not a regular file",
+      GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_FAILED, "model", fifo, NULL);
 
   /* accepted: the BOM is no part of the first name ("classes" finds it) */
   for (gint c = 0; c < 80; c++)
