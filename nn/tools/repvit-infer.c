@@ -151,9 +151,12 @@ main (int argc, char **argv)
       in_path = v;
     else if (!strcmp (a, "--output-npy"))
       out_path = v;
-    else if (!strcmp (a, "--threads") && !parse_int (v, 0, RV_MAX_THREADS, &threads))
+    else if (!strcmp (a, "--threads") && !parse_int (v, 0, RV_MAX_THREADS,
+            &threads))
       return die ("--threads %s: must be an integer from 0 (one per CPU) to "
           "%s", v, RV_STR (RV_MAX_THREADS));
+    else if (!strcmp (a, "--threads"))
+      ;
     else if (!strcmp (a, "--precision") && strcmp (v, "f32") && strcmp (v, "bf16"))
       return die ("--precision %s: must be f32 or bf16%s", v, "");
     else if (!strcmp (a, "--precision"))

@@ -16,6 +16,7 @@ CASES = [
     (INFER, ["--threads", "100000", "--info"], 1, "--threads 100000: must be an integer from 0"),
     (INFER, ["--threads", "-1", "--info"], 1, "--threads -1: must be"),
     (INFER, ["--threads", "2x", "--info"], 1, "--threads 2x: must be"),
+    (INFER, ["--threads", "1024", "--info"], 0, ""),       # the limit itself
     (BENCH, ["--size", "33x32"], 2, "multiples of 32 up to 4096"),
     (BENCH, ["--size", "8192x32"], 2, "multiples of 32 up to 4096"),
     (BENCH, ["--size", "-32x32"], 2, "multiples of 32 up to 4096"),
@@ -33,7 +34,7 @@ for prog, args, status, text in CASES:
     if p.returncode != status or text not in p.stderr or "Sanitizer" in p.stderr:
         failures.append(f"{name}: exit {p.returncode} (want {status}), {p.stderr.strip()[:500]!r}")
     else:
-        print(f"ok   {name:40s} {p.stderr.strip().splitlines()[-1][:100]}")
+        print(f"ok   {name:40s} {(p.stderr.strip().splitlines() or [''])[-1][:100]}")
 for f in failures:
     print("FAIL", f)
 sys.exit(1 if failures else 0)
