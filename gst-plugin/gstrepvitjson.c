@@ -335,6 +335,17 @@ add_double_member (JsonBuilder * b, const gchar * name, gdouble value)
   json_builder_add_double_value (b, value);
 }
 
+/* Labels from other elements' metas need not be UTF-8; a JSON line must be
+ * (invalid bytes become U+FFFD, control characters are escaped). */
+static void
+add_text (JsonBuilder * b, const gchar * s)
+{
+  gchar *valid = g_utf8_make_valid (s, -1);
+
+  json_builder_add_string_value (b, valid);
+  g_free (valid);
+}
+
 static void
 add_object (GstRepvitJson * self, JsonBuilder * b, const GstRepvitDetection * d)
 {
@@ -353,7 +364,7 @@ add_object (GstRepvitJson * self, JsonBuilder * b, const GstRepvitDetection * d)
     json_builder_add_boolean_value (b, TRUE);
   }
   json_builder_set_member_name (b, "roi_type");
-  json_builder_add_string_value (b, label);
+  add_text (b, label);
 
   json_builder_set_member_name (b, "detection");
   json_builder_begin_object (b);
@@ -369,7 +380,7 @@ add_object (GstRepvitJson * self, JsonBuilder * b, const GstRepvitDetection * d)
   if (d->class_id >= 0)
     add_int_member (b, "label_id", d->class_id);
   json_builder_set_member_name (b, "label");
-  json_builder_add_string_value (b, label);
+  add_text (b, label);
   json_builder_end_object (b);
 
   json_builder_end_object (b);
@@ -397,7 +408,7 @@ frame_to_json (GstRepvitJson * self, GstBuffer * buf,
 
   if (meta) {
     json_builder_set_member_name (b, "model");
-    json_builder_add_string_value (b, meta->model ? meta->model : "");
+    add_text (b, meta->model ? meta->model : "");
     json_builder_set_member_name (b, "input");
     json_builder_begin_object (b);
     add_int_member (b, "width", meta->input_width);

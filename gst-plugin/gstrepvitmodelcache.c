@@ -2,13 +2,20 @@
 #include "gstrepvitmodelcache.h"
 
 #include <errno.h>
-#include <stdlib.h>
+#include <fcntl.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+
+/* bytes of the file's start that go into its key (the header and more) */
+#define KEY_BYTES (1 << 20)
 
 typedef struct
 {
-  gchar *key;                   /* canonical path, size, mtime */
+  gchar *key;                   /* see file_key() */
   rv_model *model;              /* the cache's own reference */
   guint users;
 } CacheEntry;
@@ -25,35 +32,69 @@ find_model (const rv_model * model)
   return NULL;
 }
 
+/* What identifies the content of a regular file: device, inode, size,
+ * modification and change times in ns, and a hash of its first KEY_BYTES
+ * (the header). A file replaced by a rename has another inode, one
+ * rewritten in place another ctime and usually another header, whatever
+ * its size and mtime say. NULL when path is no readable regular file. */
+static gchar *
+file_key (const gchar * path)
+{
+  struct stat st;
+  gchar *key = NULL, *buf;
+  gssize n = -1;
+  gint fd = g_open (path, O_RDONLY | O_CLOEXEC | O_NONBLOCK, 0);
+
+  if (fd < 0)
+    return NULL;
+  if (fstat (fd, &st) == 0 && S_ISREG (st.st_mode)) {
+    buf = g_malloc (KEY_BYTES);
+    n = pread (fd, buf, KEY_BYTES, 0);
+    if (n >= 0) {
+      gchar *hash = g_compute_checksum_for_data (G_CHECKSUM_SHA256,
+          (const guchar *) buf, (gsize) n);
+
+      key = g_strdup_printf ("%ju:%ju %jd %jd.%09ld %jd.%09ld %s",
+          (uintmax_t) st.st_dev, (uintmax_t) st.st_ino, (intmax_t) st.st_size,
+          (intmax_t) st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
+          (intmax_t) st.st_ctim.tv_sec, st.st_ctim.tv_nsec, hash);
+      g_free (hash);
+    }
+    g_free (buf);
+  }
+  close (fd);
+  return key;
+}
+
 rv_status
 gst_repvit_model_cache_acquire (const gchar * path, rv_model ** out,
     gchar * err, gsize err_size)
 {
   CacheEntry *entry = NULL;
-  struct stat st;
   rv_status status = RV_OK;
-  gchar *canon, *key;
+  gchar *key, *after;
 
   *out = NULL;
-  canon = realpath (path, NULL);
-  if (canon == NULL || stat (canon, &st) != 0) {
-    g_snprintf (err, err_size, "%s: %s", path, g_strerror (errno));
-    free (canon);
-    return RV_ERR_IO;
-  }
-  key = g_strdup_printf ("%s\n%lld\n%lld.%09ld", canon, (long long) st.st_size,
-      (long long) st.st_mtim.tv_sec, (long) st.st_mtim.tv_nsec);
-  free (canon);
+  key = file_key (path);
 
   /* Loading under the lock lets elements starting together share one load. */
   g_mutex_lock (&cache_lock);
   for (GSList * l = cache; l && !entry; l = l->next)
-    if (strcmp (((CacheEntry *) l->data)->key, key) == 0)
+    if (key && strcmp (((CacheEntry *) l->data)->key, key) == 0)
       entry = l->data;
   if (entry == NULL) {
     rv_model *model;
 
+    /* without a key the loader says what is wrong with the file */
     status = rv_model_load (path, &model, err, err_size);
+    after = status == RV_OK ? file_key (path) : NULL;
+    if (status == RV_OK && g_strcmp0 (key, after) != 0) {
+      rv_model_free (model);
+      status = RV_ERR_IO;
+      g_snprintf (err, err_size, "the file changed while it was being "
+          "loaded (replaced or rewritten meanwhile?): %s", path);
+    }
+    g_free (after);
     if (status == RV_OK) {
       entry = g_new0 (CacheEntry, 1);
       entry->key = g_steal_pointer (&key);

@@ -1,8 +1,8 @@
 /* gstrepvitmodelcache.h — process-wide cache of loaded models.
  *
- * Several repvityolo elements that name the same weight file (same canonical
- * path, size and modification time) share one immutable rv_model; each keeps
- * its own rv_ctx. */
+ * Several repvityolo elements that name the same weight file (same device,
+ * inode, size, modification and change times, and header) share one
+ * immutable rv_model; each keeps its own rv_ctx. */
 #ifndef GST_REPVIT_MODEL_CACHE_H
 #define GST_REPVIT_MODEL_CACHE_H
 

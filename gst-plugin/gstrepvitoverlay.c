@@ -501,6 +501,20 @@ set_source_rgb (cairo_t * cr, guint32 rgb)
       (rgb & 0xff) / 255.0);
 }
 
+/* Bytes of @label (NULL: "?") that go into a caption of at most @max bytes:
+ * cut at a character boundary, and before any byte that is not UTF-8 (from
+ * another element's meta), so that Pango gets valid text. */
+static gint
+caption_label (const gchar * label, gsize max)
+{
+  const gchar *end;
+
+  if (label == NULL)
+    return 1;
+  g_utf8_validate (label, MIN (strlen (label), max), &end);
+  return (gint) (end - label);
+}
+
 /* Draws the caption box of size @w x @h at (@x, @y) with the layout's text,
  * black or white, whichever reads better on @rgb. */
 static void
@@ -691,10 +705,13 @@ gst_repvit_overlay_transform_frame_ip (GstVideoFilter * filter,
         n = g_snprintf (text, sizeof text, "#%" G_GINT64_FORMAT "%s",
             d->track_id, show_labels || show_confidence ? " " : "");
       if (show_labels && show_confidence && d->confidence >= 0)
-        g_snprintf (text + n, sizeof text - n, "%s %.2f",
+        g_snprintf (text + n, sizeof text - n, "%.*s %.2f",
+            caption_label (d->label, sizeof text - n - 8),
             d->label ? d->label : "?", d->confidence);
       else if (show_labels)
-        g_snprintf (text + n, sizeof text - n, "%s", d->label ? d->label : "?");
+        g_snprintf (text + n, sizeof text - n, "%.*s",
+            caption_label (d->label, sizeof text - n - 1),
+            d->label ? d->label : "?");
       else if (show_confidence && d->confidence >= 0)
         g_snprintf (text + n, sizeof text - n, "%.2f", d->confidence);
       else if (n == 0)

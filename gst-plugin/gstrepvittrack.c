@@ -505,9 +505,6 @@ rewrite_meta (GstRepvitTrack * self, GstBuffer * buf,
       meta->input_width, meta->input_height);
   out->stale = meta->stale;
   out->inference_ns = meta->inference_ns;
-  gst_buffer_remove_meta (buf, (GstMeta *) meta);
-  for (guint i = 0; i < rois->len; i++)
-    gst_buffer_remove_meta (buf, g_ptr_array_index (rois, i));
 
   for (guint i = 0; i < self->detections->len; i++) {
     const GstRepvitDetection *d = &g_array_index (self->detections,
@@ -521,6 +518,10 @@ rewrite_meta (GstRepvitTrack * self, GstBuffer * buf,
           self->height);
     kept++;
   }
+  /* only now: the labels copied above may belong to the old meta alone */
+  gst_buffer_remove_meta (buf, (GstMeta *) meta);
+  for (guint i = 0; i < rois->len; i++)
+    gst_buffer_remove_meta (buf, g_ptr_array_index (rois, i));
   g_ptr_array_unref (rois);
 }
 

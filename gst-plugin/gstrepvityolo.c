@@ -60,7 +60,13 @@
 #include "config.h"
 #endif
 
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
 
 #include <gst/video/video.h>
 #include <gst/video/gstvideofilter.h>
@@ -186,9 +192,9 @@ struct _GstRepvitYolo
 
   /* streaming state: written in start/stop/set_info and the streaming thread */
   rv_ctx *ctx;
-  const gchar *model_id;        /* interned */
+  gchar *model_id;
   gint nc;
-  const gchar **labels;         /* nc interned names */
+  gchar **labels;               /* nc GRefStrings, released in stop() */
   guint8 *class_mask;           /* nc bytes, NULL = every class */
   gint ctx_threads;
   rv_pixel_format format;
@@ -495,44 +501,136 @@ gst_repvit_yolo_get_property (GObject * object, guint prop_id, GValue * value,
   GST_OBJECT_UNLOCK (self);
 }
 
-/* Reads a labels file: one name per line, exactly nc of them. Returns
- * interned names or NULL with a message in err. */
-static const gchar **
-load_labels (const gchar * path, gint nc, gchar ** err)
-{
-  GError *error = NULL;
-  const gchar **labels = NULL;
-  gchar *contents;
-  gchar **lines;
-  guint n;
+#define MAX_LABELS_BYTES (1 << 20)
 
-  if (!g_file_get_contents (path, &contents, NULL, &error)) {
-    *err = g_strdup (error->message);
-    g_error_free (error);
-    return NULL;
-  }
-  lines = g_strsplit (contents, "\n", -1);
-  n = g_strv_length (lines);
-  if (n > 0 && *g_strstrip (lines[n - 1]) == '\0')
-    n--;                        /* the newline after the last name */
-  if (n != (guint) nc) {
-    *err = g_strdup_printf ("%s: %u names, but the model has %d classes",
-        path, n, nc);
+/* The whole of a small regular file. The type and size are checked on a
+ * descriptor opened without blocking (a FIFO has no writer to wait for,
+ * /dev/zero no end) before anything is read; a file that changes size while
+ * read is refused. */
+static gchar *
+read_small_file (const gchar * path, gsize max, gsize * len, gchar ** err)
+{
+  struct stat st;
+  gchar *buf = NULL;
+  gsize got = 0;
+  gssize k = 0;
+  gint fd = g_open (path, O_RDONLY | O_CLOEXEC | O_NONBLOCK, 0);
+
+  if (fd < 0 || fstat (fd, &st) != 0) {
+    *err = g_strdup_printf ("%s: %s", path, g_strerror (errno));
     goto done;
   }
-  labels = g_new (const gchar *, nc);
+  if (!S_ISREG (st.st_mode)) {
+    *err = g_strdup_printf ("%s: not a regular file", path);
+    goto done;
+  }
+  if ((guint64) st.st_size > max) {
+    *err = g_strdup_printf ("%s: %" G_GUINT64_FORMAT " bytes, more than the "
+        "%" G_GSIZE_FORMAT " bytes a labels file may have", path,
+        (guint64) st.st_size, max);
+    goto done;
+  }
+  /* one byte more than the size, to see a file that grew */
+  buf = g_malloc ((gsize) st.st_size + 2);
+  while (got <= (gsize) st.st_size && ((k = read (fd, buf + got,
+                  (gsize) st.st_size + 1 - got)) > 0 || (k < 0
+              && errno == EINTR)))
+    got += k > 0 ? (gsize) k : 0;
+  if (k < 0 || got != (gsize) st.st_size) {
+    *err = k < 0 ? g_strdup_printf ("%s: %s", path, g_strerror (errno))
+        : g_strdup_printf ("%s: the file changed while it was being read",
+        path);
+    g_clear_pointer (&buf, g_free);
+    goto done;
+  }
+  buf[got] = '\0';
+  *len = got;
+done:
+  if (fd >= 0)
+    close (fd);
+  return buf;
+}
+
+/* A label shows in captions, JSON and GStreamer structures: text without
+ * control characters. */
+static gboolean
+label_ok (const gchar * s)
+{
+  for (; *s; s = g_utf8_next_char (s))
+    if (g_unichar_iscntrl (g_utf8_get_char (s)))
+      return FALSE;
+  return TRUE;
+}
+
+static void
+free_labels (gchar ** labels, gint n)
+{
+  for (gint i = 0; labels && i < n; i++)
+    g_ref_string_release (labels[i]);
+  g_free (labels);
+}
+
+/* Reads a labels file: UTF-8, one name per line, exactly nc of them (a BOM,
+ * CR LF line ends and blank lines at the end are fine). Returns nc
+ * GRefStrings, or NULL with a message in err. */
+static gchar **
+load_labels (const gchar * path, gint nc, gchar ** err)
+{
+  gchar **labels = NULL, **lines, *contents, *text;
+  const gchar *bad;
+  gsize len = 0;
+  guint n;
+
+  if (!(contents = read_small_file (path, MAX_LABELS_BYTES, &len, err)))
+    return NULL;
+  text = contents;
+  if (len >= 2 && (memcmp (text, "\xff\xfe", 2) == 0
+          || memcmp (text, "\xfe\xff", 2) == 0 || (text[0] == '\0') !=
+          (text[1] == '\0'))) {
+    *err = g_strdup_printf ("%s: the text is UTF-16; labels files are UTF-8",
+        path);
+    goto done;
+  }
+  if (len >= 3 && memcmp (text, "\xef\xbb\xbf", 3) == 0) {
+    text += 3;
+    len -= 3;
+  }
+  if (memchr (text, '\0', len) != NULL) {
+    *err = g_strdup_printf ("%s: a NUL byte at offset %" G_GSIZE_FORMAT
+        "; labels files are UTF-8 text", path,
+        (gsize) ((gchar *) memchr (text, '\0', len) - contents));
+    goto done;
+  }
+  if (!g_utf8_validate (text, len, &bad)) {
+    n = 1;
+    for (const gchar * c = text; c < bad; c++)
+      n += *c == '\n';
+    *err = g_strdup_printf ("%s: line %u is not valid UTF-8", path, n);
+    goto done;
+  }
+  lines = g_strsplit (text, "\n", -1);
+  for (n = g_strv_length (lines); n > 0 && *g_strstrip (lines[n - 1]) == '\0';
+      n--);                     /* blank lines after the last name */
   for (guint i = 0; i < n; i++) {
     const gchar *name = g_strstrip (lines[i]);
 
-    if (*name == '\0') {
-      *err = g_strdup_printf ("%s: line %u is empty", path, i + 1);
-      g_clear_pointer (&labels, g_free);
-      goto done;
+    if (*name == '\0' || !label_ok (name)) {
+      *err = g_strdup_printf ("%s: line %u is %s", path, i + 1,
+          *name ? "not text (it has a control character)" : "empty");
+      goto split_done;
     }
-    labels[i] = g_intern_string (name);
   }
-done:
+  if (n != (guint) nc) {
+    *err = g_strdup_printf ("%s: %u names, but the model has %d classes",
+        path, n, nc);
+    goto split_done;
+  }
+  labels = g_new (gchar *, nc);
+  for (guint i = 0; i < n; i++)
+    labels[i] = g_ref_string_new_intern (lines[i]);
+split_done:
   g_strfreev (lines);
+done:
   g_free (contents);
   return labels;
 }
@@ -540,7 +638,7 @@ done:
 /* Parses the classes setting ("0,person,2") into a mask of nc bytes. An
  * empty setting keeps every class: *mask is NULL. */
 static gboolean
-parse_classes (const gchar * classes, const gchar ** labels, gint nc,
+parse_classes (const gchar * classes, gchar ** labels, gint nc,
     guint8 ** mask, gchar ** err)
 {
   gchar **tokens;
@@ -594,10 +692,11 @@ gst_repvit_yolo_reset (GstRepvitYolo * self)
   g_clear_pointer (&self->ctx, rv_ctx_free);
   if (model)
     gst_repvit_model_cache_release (model);
-  g_clear_pointer (&self->labels, g_free);
+  free_labels (self->labels, self->nc);
+  self->labels = NULL;
   g_clear_pointer (&self->class_mask, g_free);
   g_clear_pointer (&self->dets, g_free);
-  self->model_id = NULL;
+  g_clear_pointer (&self->model_id, g_free);
   self->have_dets = FALSE;
   self->n_dets = 0;
   self->since_inference = 0;
@@ -728,18 +827,17 @@ gst_repvit_yolo_setup (GstRepvitYolo * self, GError ** error)
     if (self->labels == NULL)
       goto bad_labels;
   } else {
-    self->labels = g_new (const gchar *, nc);
+    self->labels = g_new (gchar *, nc);
     for (gint c = 0; c < nc; c++)
-      self->labels[c] = g_intern_string (rv_model_class_name (model, c));
+      self->labels[c] = g_ref_string_new_intern (rv_model_class_name (model,
+              c));
   }
   if (!parse_classes (classes, self->labels, nc, &self->class_mask, &msg))
     goto bad_classes;
 
   base = g_path_get_basename (model_path);
-  msg = g_strdup_printf ("%s-%s nc%d %s", rv_model_variant (model),
+  self->model_id = g_strdup_printf ("%s-%s nc%d %s", rv_model_variant (model),
       rv_model_scale (model), nc, base);
-  self->model_id = g_intern_string (msg);
-  g_clear_pointer (&msg, g_free);
   g_free (base);
   self->dets = g_new (rv_detection, MAX_DETECTIONS);
 
@@ -769,7 +867,7 @@ load_failed:
           "Model file \"%s\" not found", model_path);
     else
       g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_FAILED,
-          "Could not load model file \"%s\": %s (%s)", model_path, err,
+          "Could not load the model file: %s (%s)", err,
           rv_status_string (status));
     goto failed;
   }
@@ -782,7 +880,7 @@ ctx_failed:
 bad_labels:
   {
     g_set_error (error, GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS,
-        "Invalid labels file \"%s\": %s", labels_path, msg);
+        "Invalid labels file: %s", msg);
     goto failed;
   }
 bad_classes:

@@ -54,13 +54,21 @@ gst_repvit_detection_meta_init (GstMeta * meta,
   return TRUE;
 }
 
+/* The model and the labels are reference-counted strings the meta holds
+ * (not interned for the life of the process: each distinct label set
+ * loaded would stay). */
 static void
 gst_repvit_detection_meta_free (GstMeta * meta,
     G_GNUC_UNUSED GstBuffer * buffer)
 {
   GstRepvitDetectionMeta *dmeta = (GstRepvitDetectionMeta *) meta;
 
+  for (guint i = 0; i < dmeta->detections->len; i++)
+    g_ref_string_release ((gchar *) g_array_index (dmeta->detections,
+            GstRepvitDetection, i).label);
   g_array_unref (dmeta->detections);
+  if (dmeta->model)
+    g_ref_string_release ((gchar *) dmeta->model);
 }
 
 /* Where a scaler that keeps the display aspect ratio puts the picture in
@@ -137,6 +145,7 @@ gst_repvit_detection_meta_transform (GstBuffer * dest, GstMeta * meta,
     d.y = d.y * sy + oy;
     d.w *= sx;
     d.h *= sy;
+    d.label = g_ref_string_acquire ((gchar *) d.label);
     g_array_append_val (dmeta->detections, d);
   }
 
@@ -191,7 +200,7 @@ gst_repvit_detection_meta_get_info (void)
 /**
  * gst_buffer_add_repvit_detection_meta:
  * @buffer: a writable #GstBuffer
- * @model: model identity, e.g. "m0_9-n nc3 shapes.safetensors" (interned)
+ * @model: model identity, e.g. "m0_9-n nc3 shapes.safetensors" (copied)
  * @input_width: network input width used for this frame
  * @input_height: network input height used for this frame
  *
@@ -214,7 +223,7 @@ gst_buffer_add_repvit_detection_meta (GstBuffer * buffer, const gchar * model,
   if (meta == NULL)
     return NULL;
 
-  meta->model = g_intern_string (model);
+  meta->model = model ? g_ref_string_new_intern (model) : NULL;
   meta->input_width = input_width;
   meta->input_height = input_height;
   return meta;
@@ -223,7 +232,8 @@ gst_buffer_add_repvit_detection_meta (GstBuffer * buffer, const gchar * model,
 /**
  * gst_repvit_detection_meta_add:
  * @meta: a #GstRepvitDetectionMeta
- * @detection: the detection to append (copied; its label is interned)
+ * @detection: the detection to append (copied, its label too: the meta
+ *   keeps a reference-counted copy as long as it lives)
  *
  * Appends one detection.
  */
@@ -236,7 +246,7 @@ gst_repvit_detection_meta_add (GstRepvitDetectionMeta * meta,
   g_return_if_fail (meta != NULL && detection != NULL);
 
   d = *detection;
-  d.label = g_intern_string (detection->label);
+  d.label = g_ref_string_new_intern (detection->label);
   g_array_append_val (meta->detections, d);
 }
 

@@ -44,7 +44,7 @@ typedef enum {
 /**
  * GstRepvitDetection:
  * @class_id: class index in the model
- * @label: class name (interned string, never freed)
+ * @label: class name, valid as long as the meta
  * @confidence: score 0..1
  * @x: left edge, pixels
  * @y: top edge, pixels
@@ -67,7 +67,8 @@ typedef struct _GstRepvitDetectionMeta GstRepvitDetectionMeta;
 /**
  * GstRepvitDetectionMeta:
  * @meta: parent
- * @model: model identity (e.g. "m0_9-n nc3 shapes.safetensors"), interned
+ * @model: model identity (e.g. "m0_9-n nc3 shapes.safetensors"), valid as
+ *   long as the meta
  * @input_width: network input width used for this frame
  * @input_height: network input height
  * @inference_ns: time spent in pre-processing + network + post-processing

@@ -52,13 +52,19 @@ typedef enum {
 
 const char *rv_status_string (rv_status status);
 
+/* Largest network input side (and metadata imgsz); largest thread count. */
+#define RV_MAX_INPUT_SIZE 4096
+#define RV_MAX_THREADS 1024
+
 /* ---- model ------------------------------------------------------------ */
 
 typedef struct rv_model rv_model;
 
 /* Loads and validates a weight file. On failure returns the status, writes a
  * message naming the file and the offending tensor/field into err, and leaves
- * *out NULL. */
+ * *out NULL. Names and shapes are checked before any tensor data is read;
+ * the file must be a regular file (a FIFO or device is refused without
+ * blocking) that does not change while it is read. */
 rv_status rv_model_load (const char *path, rv_model **out, char *err, size_t err_size);
 /* Same, from a file image in memory (used by the fuzz target). */
 rv_status rv_model_load_memory (const void *data, size_t size, rv_model **out,
@@ -148,7 +154,7 @@ typedef struct rv_ctx rv_ctx;
 rv_status rv_ctx_init (rv_model *model, int n_threads, rv_ctx **out,
     char *err, size_t err_size);   /* takes a model reference */
 void rv_ctx_free (rv_ctx *ctx);
-/* n_threads <= 0 means one per online CPU. */
+/* n_threads <= 0 means one per online CPU; at most RV_MAX_THREADS. */
 void rv_ctx_set_threads (rv_ctx *ctx, int n_threads);
 /* Plans and allocates the arena for this input size (multiples of 32). A no-op
  * when the size is unchanged. */

@@ -25,7 +25,6 @@
 
 #define ARENA_ALIGN 64
 #define MAX_FREE 64
-#define MAX_INPUT 4096
 
 typedef struct {
   size_t off, size;
@@ -119,6 +118,16 @@ t_new (rv_graph *g, int c, int h, int w)
     (size_t) h * w, off, bytes };
 }
 
+/* Kernel scratch of n floats (sized in size_t: it grows with threads). */
+static rv_tensor
+t_scratch (rv_graph *g, size_t n)
+{
+  size_t bytes = n * sizeof (float);
+  size_t off = arena_alloc (g, bytes);
+  return (rv_tensor) { g->base ? (float *) (g->base + off) : NULL, 1, 1, 0,
+    0, off, bytes };
+}
+
 static void
 t_free (rv_graph *g, rv_tensor *t)
 {
@@ -161,7 +170,7 @@ conv (rv_graph *g, const rv_conv *cv, rv_tensor x, rv_tensor y,
   assert (x.c == cv->cin && y.c == cv->cout);
   assert (y.h == (x.h - 1) / cv->stride + 1 && y.w == (x.w - 1) / cv->stride + 1);
   size_t sf = rv_conv_scratch (cv, x.w, y.h, y.w, g->nt);
-  rv_tensor s = sf ? t_new (g, 1, 1, (int) sf) : (rv_tensor) { 0 };
+  rv_tensor s = sf ? t_scratch (g, sf) : (rv_tensor) { 0 };
   g->macs += (double) cv->cout * (cv->cin / cv->groups) * cv->k * cv->k
       * y.h * y.w;
   if (g->base)
@@ -186,7 +195,7 @@ ffn (rv_graph *g, const rv_conv *c0, const rv_conv *c1, rv_tensor x,
   rv_conv t0, t1;
   c0 = at_precision (g, c0, &t0);
   c1 = at_precision (g, c1, &t1);
-  rv_tensor s = t_new (g, 1, 1, (int) rv_ffn_scratch (c0, x.h * x.w, g->nt));
+  rv_tensor s = t_scratch (g, rv_ffn_scratch (c0, x.h * x.w, g->nt));
   g->macs += (double) (c0->cout * c0->cin + c1->cout * c1->cin) * x.h * x.w;
   if (g->base)
     rv_ffn (c0, c1, x, y, s.d, g->nt);
@@ -324,7 +333,7 @@ forward (rv_graph *g)
   g->anchors = (h / 8) * (w / 8) + (h / 16) * (w / 16) + (h / 32) * (w / 32);
   g->input = t_new (g, 3, h, w);
   g->output = t_new (g, 4 + m->nc, 1, g->anchors);
-  g->post = t_new (g, 1, 1, (int) ((rv_post_scratch_size (g->anchors) + 3) / 4));
+  g->post = t_scratch (g, (rv_post_scratch_size (g->anchors) + 3) / 4);
 
   /* backbone; P3 and P4 land in the neck's concatenations */
   const int c2 = m->c2psa.cv2.cout, c5 = m->c3k2[0].cv2.cout,
@@ -442,6 +451,8 @@ rv_ctx_set_threads (rv_ctx *ctx, int n_threads)
     n_threads = (int) sysconf (_SC_NPROCESSORS_ONLN);
   if (n_threads < 1)
     n_threads = 1;
+  if (n_threads > RV_MAX_THREADS)
+    n_threads = RV_MAX_THREADS;
   int old = ctx->nt, w = ctx->in_w, h = ctx->in_h;
   ctx->nt = n_threads;
   if (ctx->arena && n_threads != old) {   /* the kernels' scratch depends on nt */
@@ -537,10 +548,10 @@ rv_ctx_set_input_size (rv_ctx *ctx, int in_w, int in_h, char *err,
     size_t err_size)
 {
   if (!ctx || in_w <= 0 || in_h <= 0 || in_w % 32 || in_h % 32
-      || in_w > MAX_INPUT || in_h > MAX_INPUT)
+      || in_w > RV_MAX_INPUT_SIZE || in_h > RV_MAX_INPUT_SIZE)
     return rv_error (err, err_size, RV_ERR_ARG, "input size %dx%d: width and "
         "height must be positive multiples of 32 up to %d", in_w, in_h,
-        MAX_INPUT);
+        RV_MAX_INPUT_SIZE);
   if (ctx->arena && ctx->in_w == in_w && ctx->in_h == in_h)
     return RV_OK;
   rv_graph g = { .m = ctx->model, .in_w = in_w, .in_h = in_h, .nt = ctx->nt,

@@ -74,8 +74,8 @@ put_utf8 (char *o, unsigned cp)
 
 /* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlongs,
  * surrogates or code points above U+10FFFF), or 0. */
-static size_t
-utf8_seq (const unsigned char *p, const unsigned char *end)
+size_t
+json_utf8_seq (const unsigned char *p, const unsigned char *end)
 {
   size_t n = p[0] < 0xc2 ? 0 : p[0] < 0xe0 ? 2 : p[0] < 0xf0 ? 3
       : p[0] < 0xf5 ? 4 : 0;
@@ -123,7 +123,7 @@ read_string (json_reader *rd, char **out)
     if (c < 0x20)
       return fail (rd, "control character in string");
     if (c >= 0x80) {
-      size_t n = utf8_seq ((const unsigned char *) rd->p,
+      size_t n = json_utf8_seq ((const unsigned char *) rd->p,
           (const unsigned char *) q);
       if (n == 0)
         return fail (rd, "invalid UTF-8 in string");

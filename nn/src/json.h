@@ -37,4 +37,8 @@ bool json_string (json_reader *rd, char **out);
  * fraction or exponent that fits in 64 bits, then stored in *out. */
 bool json_u64 (json_reader *rd, uint64_t *out);
 
+/* Length of the well-formed UTF-8 sequence of 2 to 4 bytes at p (RFC 3629:
+ * no overlongs, surrogates or code points above U+10FFFF), or 0. */
+size_t json_utf8_seq (const unsigned char *p, const unsigned char *end);
+
 #endif

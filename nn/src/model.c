@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -65,9 +64,12 @@ se_width (int c)
   return r < 8 ? 8 : r;
 }
 
+/* The model is built twice: dry, only checking names and shapes before any
+ * tensor data is read, then over the data. */
 typedef struct {
   rv_weights w;
   float eps;
+  bool dry;                   /* no data yet: get() returns NULL */
   rv_status st;
   char *err;
   size_t es;
@@ -117,11 +119,11 @@ get (rv_builder *b, int ndim, const int *dims, const char *fmt, ...)
     return NULL;
   }
   t->used = true;
-  return t->data;
+  return b->dry ? NULL : t->data;
 }
 
 /* w (cout x per_out) and bias (or 0) through BatchNorm(gamma, beta, mean,
- * var): the folded bias is stored over beta. */
+ * var): the folded bias is stored over beta. False when dry or failed. */
 static bool
 fold_bn (rv_builder *b, const char *prefix, float *w, const float *bias,
     int cout, int per_out, float **bias_out)
@@ -130,7 +132,7 @@ fold_bn (rv_builder *b, const char *prefix, float *w, const float *bias,
   float *beta = get (b, 1, &cout, "%s.bn.bias", prefix);
   float *mean = get (b, 1, &cout, "%s.bn.running_mean", prefix);
   float *var = get (b, 1, &cout, "%s.bn.running_var", prefix);
-  if (b->st)
+  if (b->st || b->dry)
     return false;
   for (int o = 0; o < cout; o++) {
     if (var[o] < 0) {
@@ -139,9 +141,20 @@ fold_bn (rv_builder *b, const char *prefix, float *w, const float *bias,
       return false;
     }
     double s = g[o] / sqrt ((double) var[o] + b->eps);
-    for (int i = 0; i < per_out; i++)
-      w[(size_t) o * per_out + i] = (float) (w[(size_t) o * per_out + i] * s);
+    bool finite = true;
+    for (int i = 0; i < per_out; i++) {
+      float *x = &w[(size_t) o * per_out + i];
+      *x = (float) (*x * s);
+      finite = finite && isfinite (*x);
+    }
     beta[o] = (float) (((bias ? bias[o] : 0.0) - mean[o]) * s + beta[o]);
+    if (!finite || !isfinite (beta[o])) {
+      b->st = rv_error (b->err, b->es, RV_ERR_VALUE, "%s: tensors %s.bn.* "
+          "folded into the convolution give a non-finite %s in output "
+          "channel %d (the values overflow a float)", b->w.path, prefix,
+          finite ? "bias" : "weight", o);
+      return false;
+    }
   }
   *bias_out = beta;
   return true;
@@ -156,7 +169,7 @@ conv_bn (rv_builder *b, rv_conv *cv, const char *prefix, const char *conv,
   float *w = get (b, 4, (int[]) { cout, cin / groups, k, k }, "%s.%s.weight",
       prefix, conv);
   float *bias;
-  if (w && fold_bn (b, prefix, w, NULL, cout, cin / groups * k * k, &bias)) {
+  if (fold_bn (b, prefix, w, NULL, cout, cin / groups * k * k, &bias)) {
     cv->w = w;
     cv->b = bias;
   }
@@ -180,15 +193,13 @@ repvggdw (rv_builder *b, rv_conv *cv, const char *prefix, int c)
   conv_bn (b, cv, name, "c", c, c, 3, 1, c, RV_ACT_NONE);
   const float *w1 = get (b, 4, (int[]) { c, 1, 1, 1 }, "%s.conv1.weight", prefix);
   const float *b1 = get (b, 1, &c, "%s.conv1.bias", prefix);
-  if (b->st)
-    return;
   float *w = (float *) cv->w, *bias = (float *) cv->b;
-  for (int o = 0; o < c; o++) {
+  for (int o = 0; w && w1 && b1 && o < c; o++) {
     w[o * 9 + 4] += w1[o] + 1.0f;
     bias[o] += b1[o];
   }
-  fold_bn (b, prefix, w, bias, c, 9, &bias);
-  cv->b = bias;
+  if (fold_bn (b, prefix, w, bias, c, 9, &bias))
+    cv->b = bias;
 }
 
 static void
@@ -216,7 +227,9 @@ build_backbone (rv_builder *b, rv_model *m, const struct rv_variant *v)
   for (const char *s = v->blocks; *s; s++)
     if (*s == 'S' || *s == '-')
       n++;
-  m->blocks = calloc ((size_t) n, sizeof *m->blocks);
+  m->n_blocks = 0;
+  if (!m->blocks)
+    m->blocks = calloc ((size_t) n, sizeof *m->blocks);
   if (!m->blocks) {
     b->st = rv_error (b->err, b->es, RV_ERR_NOMEM, "%s: out of memory",
         b->w.path);
@@ -402,16 +415,23 @@ parse_int (const char *s, long lo, long hi, int *out)
   return true;
 }
 
+/* The highest backbone block any tensor names: a block with a tensor
+ * missing still counts, so the builder names that tensor. */
 static int
 count_blocks (const rv_weights *w)
 {
-  char name[96];
+  static const char prefix[] = "model.0.features.";
   int n = 0;
-  do
-    snprintf (name, sizeof name,
-        "model.0.features.%d.channel_mixer.m.0.c.weight", ++n);
-  while (rv_weights_find (w, name));
-  return n - 1;
+  for (size_t i = 0; i < w->n_tensors; i++) {
+    const char *name = w->tensors[i].name;
+    if (strncmp (name, prefix, sizeof prefix - 1))
+      continue;
+    char *end;
+    long k = strtol (name + sizeof prefix - 1, &end, 10);
+    if (*end == '.' && k > n && k < 10000)
+      n = (int) k;
+  }
+  return n;
 }
 
 /* Variant, scale and nc must agree with the tensors before any shape check,
@@ -470,6 +490,18 @@ read_names (const char *text, size_t len, char **names, size_t *n)
   return ok;
 }
 
+/* A class name shows in captions, JSON and GStreamer structures: text on
+ * one line, no C0 or C1 control characters (JSON made it valid UTF-8). */
+static bool
+name_ok (const char *s)
+{
+  const unsigned char *u = (const unsigned char *) s;
+  for (; *u; u++)
+    if (*u < 0x20 || *u == 0x7f || (*u == 0xc2 && u[1] >= 0x80 && u[1] < 0xa0))
+      return false;
+  return *s != '\0';
+}
+
 static rv_status
 load_metadata (rv_builder *b, rv_model *m, const struct rv_variant **v,
     const struct rv_scale **s)
@@ -486,10 +518,11 @@ load_metadata (rv_builder *b, rv_model *m, const struct rv_variant **v,
     if (!rv_weights_meta (w, required[i]))
       return rv_error (err, es, RV_ERR_METADATA, "%s: missing metadata %s", p,
           required[i]);
+  char e[RV_ESC_SIZE];
   const char *arch = rv_weights_meta (w, "arch");
   if (strcmp (arch, "repvit-yolo11"))
-    return rv_error (err, es, RV_ERR_METADATA, "%s: metadata arch is '%.32s', "
-        "expected 'repvit-yolo11'", p, arch);
+    return rv_error (err, es, RV_ERR_METADATA, "%s: metadata arch is '%s', "
+        "expected 'repvit-yolo11'", p, rv_escape (e, arch));
   const char *var = rv_weights_meta (w, "variant"), *sc = rv_weights_meta (w, "scale");
   *v = NULL;
   *s = NULL;
@@ -500,30 +533,34 @@ load_metadata (rv_builder *b, rv_model *m, const struct rv_variant **v,
     if (!strcmp (sc, scales[i].name))
       *s = &scales[i];
   if (!*v)
-    return rv_error (err, es, RV_ERR_METADATA, "%s: metadata variant '%.32s' "
-        "is not one of m0_9, m1_0, m1_1, m1_5, m2_3", p, var);
+    return rv_error (err, es, RV_ERR_METADATA, "%s: metadata variant '%s' "
+        "is not one of m0_9, m1_0, m1_1, m1_5, m2_3", p, rv_escape (e, var));
   if (!*s)
-    return rv_error (err, es, RV_ERR_METADATA, "%s: metadata scale '%.32s' "
-        "is not one of n, s, m, l, x", p, sc);
+    return rv_error (err, es, RV_ERR_METADATA, "%s: metadata scale '%s' "
+        "is not one of n, s, m, l, x", p, rv_escape (e, sc));
   snprintf (m->variant, sizeof m->variant, "%s", var);
   snprintf (m->scale, sizeof m->scale, "%s", sc);
   if (!parse_int (rv_weights_meta (w, "nc"), 1, 100000, &m->nc))
-    return rv_error (err, es, RV_ERR_METADATA, "%s: metadata nc '%.32s' is not "
-        "an integer in 1 .. 100000", p, rv_weights_meta (w, "nc"));
+    return rv_error (err, es, RV_ERR_METADATA, "%s: metadata nc '%s' is not "
+        "an integer in 1 .. 100000", p, rv_escape (e, rv_weights_meta (w, "nc")));
+  /* the training size is the default network input: the same limit */
   const char *imgsz = rv_weights_meta (w, "imgsz");
   m->imgsz = 640;
-  if (imgsz && (!parse_int (imgsz, 32, 8192, &m->imgsz) || m->imgsz % 32))
-    return rv_error (err, es, RV_ERR_METADATA, "%s: metadata imgsz '%.32s' is "
-        "not a multiple of 32 in 32 .. 8192", p, imgsz);
+  if (imgsz && (!parse_int (imgsz, 32, RV_MAX_INPUT_SIZE, &m->imgsz)
+          || m->imgsz % 32))
+    return rv_error (err, es, RV_ERR_METADATA, "%s: metadata imgsz '%s' is "
+        "not a multiple of 32 in 32 .. %d (the largest network input)", p,
+        rv_escape (e, imgsz), RV_MAX_INPUT_SIZE);
+  /* checked as the float the folding adds, not as the double written */
   const char *eps = rv_weights_meta (w, "bn_eps");
   b->eps = 1e-3f;
   if (eps) {
     char *end;
-    double e = strtod (eps, &end);
-    if (end == eps || *end || !(e > 0 && e < 1))
-      return rv_error (err, es, RV_ERR_METADATA, "%s: metadata bn_eps '%.32s' "
-          "is not a number in (0, 1)", p, eps);
-    b->eps = (float) e;
+    float f = strtof (eps, &end);
+    if (end == eps || *end || !(f > 0 && f < 1))
+      return rv_error (err, es, RV_ERR_METADATA, "%s: metadata bn_eps '%s' "
+          "is not a number in (0, 1) as a float", p, rv_escape (e, eps));
+    b->eps = f;
   }
   m->bn_eps = b->eps;
 
@@ -542,24 +579,32 @@ load_metadata (rv_builder *b, rv_model *m, const struct rv_variant **v,
   if (!(m->names = malloc (n * sizeof *m->names + len)))
     return rv_error (err, es, RV_ERR_NOMEM, "%s: out of memory", p);
   read_names (names, len, m->names, &n);
+  for (size_t i = 0; i < n; i++)
+    if (!name_ok (m->names[i]))
+      return rv_error (err, es, RV_ERR_METADATA, "%s: metadata names: class "
+          "%zu, %s, is empty or has a control character", p, i,
+          rv_escape (e, m->names[i]));
   return check_metadata (b, m, *v, *s);
 }
 
 /* ---- public ----------------------------------------------------------- */
 
+/* Header, metadata, then every name and shape against the architecture, and
+ * only then the data: refusing a file costs about its header's size. */
 static rv_status
-load (const char *path, const uint8_t *buf, size_t size, rv_model **out,
-    char *err, size_t es)
+load (const char *path, const rv_source *src, rv_model **out, char *err,
+    size_t es)
 {
   *out = NULL;
   rv_model *m = calloc (1, sizeof *m);
   if (!m)
     return rv_error (err, es, RV_ERR_NOMEM, "%s: out of memory", path);
   atomic_init (&m->refs, 1);
-  rv_builder b = { .err = err, .es = es };
+  rv_builder b = { .err = err, .es = es, .dry = true };
   const struct rv_variant *v = NULL;
   const struct rv_scale *s = NULL;
-  b.st = rv_weights_parse (&b.w, path, buf, size, err, es);
+  char n[RV_ESC_SIZE];
+  b.st = rv_weights_parse (&b.w, path, src, err, es);
   if (!b.st)
     b.st = load_metadata (&b, m, &v, &s);
   if (!b.st)
@@ -567,7 +612,12 @@ load (const char *path, const uint8_t *buf, size_t size, rv_model **out,
   for (size_t i = 0; !b.st && i < b.w.n_tensors; i++)
     if (!b.w.tensors[i].used)
       b.st = rv_error (err, es, RV_ERR_TENSOR, "%s: unexpected tensor %s",
-          path, b.w.tensors[i].name);
+          path, rv_escape (n, b.w.tensors[i].name));
+  if (!b.st)
+    b.st = rv_weights_load_data (&b.w, src, err, es);
+  b.dry = false;
+  if (!b.st)
+    build (&b, m, v, s);
   if (b.st) {
     rv_weights_free (&b.w);
     rv_model_free (m);
@@ -587,7 +637,16 @@ rv_model_load_memory (const void *data, size_t size, rv_model **out,
 {
   if (!out || (!data && size))
     return rv_error (err, err_size, RV_ERR_ARG, "<memory>: invalid argument");
-  return load ("<memory>", data, size, out, err, err_size);
+  rv_source src = { data ? data : (const void *) "", -1, size };
+  return load ("<memory>", &src, out, err, err_size);
+}
+
+static const char *
+file_kind (mode_t mode)
+{
+  return S_ISDIR (mode) ? "a directory" : S_ISFIFO (mode) ? "a FIFO"
+      : S_ISCHR (mode) ? "a character device" : S_ISBLK (mode)
+      ? "a block device" : S_ISSOCK (mode) ? "a socket" : "not a regular file";
 }
 
 rv_status
@@ -596,8 +655,10 @@ rv_model_load (const char *path, rv_model **out, char *err, size_t err_size)
   if (!path || !out)
     return rv_error (err, err_size, RV_ERR_ARG, "invalid argument");
   *out = NULL;
-  int fd = open (path, O_RDONLY | O_CLOEXEC);
-  struct stat sb;
+  /* O_NONBLOCK: opening a FIFO must not wait for a writer; the type is
+   * checked on the descriptor before anything is read from it */
+  int fd = open (path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  struct stat sb, after;
   if (fd < 0 || fstat (fd, &sb) < 0) {
     rv_status st = rv_error (err, err_size, RV_ERR_IO, "%s: cannot open: %s",
         path, strerror (errno));
@@ -607,19 +668,22 @@ rv_model_load (const char *path, rv_model **out, char *err, size_t err_size)
   }
   if (!S_ISREG (sb.st_mode)) {
     close (fd);
-    return rv_error (err, err_size, RV_ERR_IO, "%s: not a regular file", path);
+    return rv_error (err, err_size, RV_ERR_IO, "%s: is %s, not a regular "
+        "file", path, file_kind (sb.st_mode));
   }
-  size_t size = (size_t) sb.st_size;
-  /* mmap: pages are read once, then dropped; nothing is sized from the
-   * header before it is checked against the file size. */
-  void *map = size ? mmap (NULL, size, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
+  /* read with pread, not mapped: a writer truncating the file then makes
+   * a short read (an error), not SIGBUS */
+  rv_source src = { NULL, fd, (uint64_t) sb.st_size };
+  rv_status st = load (path, &src, out, err, err_size);
+  if (!st && (fstat (fd, &after) < 0 || after.st_size != sb.st_size
+          || after.st_mtim.tv_sec != sb.st_mtim.tv_sec
+          || after.st_mtim.tv_nsec != sb.st_mtim.tv_nsec)) {
+    rv_model_free (*out);
+    *out = NULL;
+    st = rv_error (err, err_size, RV_ERR_IO, "%s: the file changed while it "
+        "was being read (replaced or rewritten meanwhile?)", path);
+  }
   close (fd);
-  if (size && map == MAP_FAILED)
-    return rv_error (err, err_size, RV_ERR_IO, "%s: cannot map: %s", path,
-        strerror (errno));
-  rv_status st = load (path, map, size, out, err, err_size);
-  if (size)
-    munmap (map, size);
   return st;
 }
 

@@ -4,12 +4,47 @@
 #include "error.h"
 #include "json.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MAX_HEADER (100u << 20)
 #define MAX_DIM (UINT64_C (1) << 53)   /* exact in a JSON double */
+#define CHUNK (64u << 10)       /* data read per pread */
+
+/* n bytes at off of src: in place for memory, else read into stage (room for
+ * n bytes). NULL when the file no longer holds them (errno 0) or on a read
+ * error. */
+static const uint8_t *
+src_read (const rv_source *src, uint64_t off, size_t n, uint8_t *stage)
+{
+  if (src->mem)
+    return src->mem + off;
+  for (size_t got = 0; got < n;) {
+    ssize_t k = pread (src->fd, stage + got, n - got, (off_t) (off + got));
+    if (k < 0 && errno == EINTR)
+      continue;
+    if (k <= 0) {
+      if (k == 0)
+        errno = 0;
+      return NULL;
+    }
+    got += (size_t) k;
+  }
+  return stage;
+}
+
+static rv_status
+read_failed (const char *path, char *err, size_t es)
+{
+  if (errno)
+    return rv_error (err, es, RV_ERR_IO, "%s: cannot read: %s", path,
+        strerror (errno));
+  return rv_error (err, es, RV_ERR_IO, "%s: the file shrank while it was "
+      "being read (replaced or rewritten meanwhile?)", path);
+}
 
 static float
 half_to_float (uint16_t h)
@@ -64,7 +99,8 @@ static rv_status
 read_entry (rv_weights *w, json_reader *rd, char **next, rv_tensor_entry *t,
     char *err, size_t es)
 {
-  const char *p = w->path, *n = t->name, *dtype = NULL;
+  char n[RV_ESC_SIZE], d[RV_ESC_SIZE];
+  const char *p = w->path, *dtype = NULL;
   size_t ndim = 0, n_offsets = 0;
   bool shape = false, offsets = false, shape_ok = true, ok = json_eat (rd, '{');
   while (ok && json_next (rd)) {
@@ -90,6 +126,7 @@ read_entry (rv_weights *w, json_reader *rd, char **next, rv_tensor_entry *t,
       ok = false;
     }
   }
+  rv_escape (n, t->name);
   if (!ok || !dtype || !shape || n_offsets != 2)
     return rv_error (err, es, RV_ERR_FORMAT, "%s: tensor %s: header entry must "
         "be an object with dtype, shape and data_offsets", p, n);
@@ -99,7 +136,7 @@ read_entry (rv_weights *w, json_reader *rd, char **next, rv_tensor_entry *t,
     t->dsize = 2;
   else
     return rv_error (err, es, RV_ERR_TENSOR, "%s: tensor %s has unsupported "
-        "dtype %.16s (F32 or F16 expected)", p, n, dtype);
+        "dtype %s (F32 or F16 expected)", p, n, rv_escape (d, dtype));
   if (ndim > RV_MAX_DIMS)
     return rv_error (err, es, RV_ERR_TENSOR, "%s: tensor %s has %zu dimensions "
         "(at most %d)", p, n, ndim, RV_MAX_DIMS);
@@ -181,27 +218,15 @@ read_header (rv_weights *w, const char *text, size_t len, char *err,
   return st;
 }
 
+/* The header text[0..hlen) and the layout of the data section after it. */
 static rv_status
-parse (rv_weights *w, const uint8_t *buf, size_t size, char *err, size_t es)
+parse_header (rv_weights *w, const char *text, uint64_t hlen,
+    uint64_t data_size, char *err, size_t es)
 {
   const char *p = w->path;
-  if (size < 8)
-    return rv_error (err, es, RV_ERR_FORMAT, "%s: file of %zu bytes is too "
-        "short for a safetensors header", p, size);
-  uint64_t hlen = 0;
-  for (int i = 7; i >= 0; i--)
-    hlen = hlen << 8 | buf[i];
-  if (hlen < 2 || hlen > MAX_HEADER)
-    return rv_error (err, es, RV_ERR_FORMAT, "%s: header length %llu is out "
-        "of range (2 .. %u)", p, (unsigned long long) hlen, MAX_HEADER);
-  if (hlen > size - 8)
-    return rv_error (err, es, RV_ERR_FORMAT, "%s: header length %llu runs "
-        "past the end of the file (%zu bytes)", p, (unsigned long long) hlen,
-        size);
-  if (buf[8] != '{')
+  if (text[0] != '{')
     return rv_error (err, es, RV_ERR_FORMAT, "%s: header does not start "
         "with '{'", p);
-  const char *text = (const char *) buf + 8;
   char jerr[192];
   if (!json_check (text, hlen, jerr, sizeof jerr))
     return rv_error (err, es, RV_ERR_FORMAT, "%s: malformed JSON header: %s",
@@ -220,31 +245,35 @@ parse (rv_weights *w, const uint8_t *buf, size_t size, char *err, size_t es)
     return rv_error (err, es, RV_ERR_NOMEM, "%s: out of memory", p);
   read_header (w, text, hlen, err, es);
 
+  char n[RV_ESC_SIZE];
   qsort (w->tensors, w->n_tensors, sizeof *w->tensors, cmp_name);
   for (size_t i = 1; i < w->n_tensors; i++)
     if (!strcmp (w->tensors[i].name, w->tensors[i - 1].name))
       return rv_error (err, es, RV_ERR_FORMAT, "%s: header has duplicate key "
-          "\"%.64s\"", p, w->tensors[i].name);
+          "\"%s\"", p, *w->tensors[i].name ? rv_escape (n, w->tensors[i].name)
+          : "");
   qsort (w->meta, w->n_meta, sizeof *w->meta, cmp_key);
   for (size_t i = 1; i < w->n_meta; i++)
     if (!strcmp (w->meta[i], w->meta[i - 1]))
       return rv_error (err, es, RV_ERR_FORMAT, "%s: __metadata__ has "
-          "duplicate key \"%.64s\"", p, w->meta[i]);
+          "duplicate key \"%s\"", p, *w->meta[i] ? rv_escape (n, w->meta[i])
+          : "");
 
   /* Layout: sorted by begin, each tensor starts where the previous ended. */
-  uint64_t data_size = size - 8 - hlen, pos = 0;
+  uint64_t pos = 0;
   qsort (w->tensors, w->n_tensors, sizeof *w->tensors, cmp_begin);
   for (size_t i = 0; i < w->n_tensors; i++) {
     const rv_tensor_entry *t = &w->tensors[i];
     if (t->begin != pos)
       return rv_error (err, es, RV_ERR_FORMAT, "%s: tensor %s data_offsets "
-          "[%llu, %llu] %s (expected to begin at %llu)", p, t->name,
-          (unsigned long long) t->begin, (unsigned long long) t->end,
+          "[%llu, %llu] %s (expected to begin at %llu)", p,
+          rv_escape (n, t->name), (unsigned long long) t->begin, (unsigned long long) t->end,
           t->begin < pos ? "overlap another tensor" : "leave a gap",
           (unsigned long long) pos);
     if (t->end > data_size)
       return rv_error (err, es, RV_ERR_FORMAT, "%s: tensor %s data_offsets "
-          "[%llu, %llu] run past the end of the data (%llu bytes)", p, t->name,
+          "[%llu, %llu] run past the end of the data (%llu bytes)", p,
+          rv_escape (n, t->name),
           (unsigned long long) t->begin, (unsigned long long) t->end,
           (unsigned long long) data_size);
     pos = t->end;
@@ -253,29 +282,88 @@ parse (rv_weights *w, const uint8_t *buf, size_t size, char *err, size_t es)
   if (pos != data_size)
     return rv_error (err, es, RV_ERR_FORMAT, "%s: %llu bytes after the last "
         "tensor", p, (unsigned long long) (data_size - pos));
+  qsort (w->tensors, w->n_tensors, sizeof *w->tensors, cmp_name);
+  return RV_OK;
+}
 
-  /* Convert in file order; the sizes are now known to fit in the file. */
-  size_t bytes = ((size_t) w->n_elements * 4 + 63) / 64 * 64;
-  if (!(w->data = aligned_alloc (64, bytes ? bytes : 64)))
+static rv_status
+parse (rv_weights *w, const rv_source *src, char *err, size_t es)
+{
+  const char *p = w->path;
+  uint8_t stage[8];
+  const uint8_t *len8 = src->size < 8 ? NULL : src_read (src, 0, 8, stage);
+  if (src->size < 8)
+    return rv_error (err, es, RV_ERR_FORMAT, "%s: file of %llu bytes is too "
+        "short for a safetensors header", p, (unsigned long long) src->size);
+  if (!len8)
+    return read_failed (p, err, es);
+  uint64_t hlen = 0;
+  for (int i = 7; i >= 0; i--)
+    hlen = hlen << 8 | len8[i];
+  if (hlen < 2 || hlen > MAX_HEADER)
+    return rv_error (err, es, RV_ERR_FORMAT, "%s: header length %llu is out "
+        "of range (2 .. %u)", p, (unsigned long long) hlen, MAX_HEADER);
+  if (hlen > src->size - 8)
+    return rv_error (err, es, RV_ERR_FORMAT, "%s: header length %llu runs "
+        "past the end of the file (%llu bytes)", p, (unsigned long long) hlen,
+        (unsigned long long) src->size);
+  /* only the header is read before the model checks its names and shapes */
+  uint8_t *copy = src->mem ? NULL : malloc (hlen);
+  if (!src->mem && !copy)
     return rv_error (err, es, RV_ERR_NOMEM, "%s: out of memory", p);
-  const uint8_t *base = buf + 8 + hlen;
+  const uint8_t *text = src_read (src, 8, hlen, copy);
+  w->data_start = 8 + hlen;
+  rv_status st = text ? parse_header (w, (const char *) text, hlen,
+      src->size - 8 - hlen, err, es) : read_failed (p, err, es);
+  free (copy);
+  return st;
+}
+
+rv_status
+rv_weights_parse (rv_weights *w, const char *path, const rv_source *src,
+    char *err, size_t err_size)
+{
+  memset (w, 0, sizeof *w);
+  w->path = path;
+  rv_status st = parse (w, src, err, err_size);
+  if (st)
+    rv_weights_free (w);
+  return st;
+}
+
+/* Converts in file order, CHUNK bytes at a time. */
+static rv_status
+load_data (rv_weights *w, const rv_source *src, uint8_t *stage, char *err,
+    size_t es)
+{
+  const char *p = w->path;
+  char n[RV_ESC_SIZE];
+  qsort (w->tensors, w->n_tensors, sizeof *w->tensors, cmp_begin);
   float *dst = w->data;
   for (size_t i = 0; i < w->n_tensors; i++) {
     rv_tensor_entry *t = &w->tensors[i];
-    const uint8_t *src = base + t->begin;
+    size_t per = CHUNK / (size_t) t->dsize;
     t->data = dst;
-    for (uint64_t j = 0; j < t->count; j++) {
-      if (t->dsize == 2) {
-        dst[j] = half_to_float ((uint16_t) (src[2 * j] | src[2 * j + 1] << 8));
-      } else {
-        uint32_t bits = (uint32_t) src[4 * j] | (uint32_t) src[4 * j + 1] << 8
-            | (uint32_t) src[4 * j + 2] << 16 | (uint32_t) src[4 * j + 3] << 24;
-        memcpy (&dst[j], &bits, 4);
+    for (uint64_t j0 = 0; j0 < t->count; j0 += per) {
+      size_t m = t->count - j0 < per ? (size_t) (t->count - j0) : per;
+      const uint8_t *b = src_read (src, w->data_start + t->begin
+          + j0 * (uint64_t) t->dsize, m * (size_t) t->dsize, stage);
+      if (!b)
+        return read_failed (p, err, es);
+      for (size_t j = 0; j < m; j++) {
+        float *d = &dst[j0 + j];
+        if (t->dsize == 2) {
+          *d = half_to_float ((uint16_t) (b[2 * j] | b[2 * j + 1] << 8));
+        } else {
+          uint32_t bits = (uint32_t) b[4 * j] | (uint32_t) b[4 * j + 1] << 8
+              | (uint32_t) b[4 * j + 2] << 16 | (uint32_t) b[4 * j + 3] << 24;
+          memcpy (d, &bits, 4);
+        }
+        if (!isfinite (*d))
+          return rv_error (err, es, RV_ERR_VALUE, "%s: tensor %s has a "
+              "non-finite value at element %llu", p, rv_escape (n, t->name),
+              (unsigned long long) (j0 + j));
       }
-      if (!isfinite (dst[j]))
-        return rv_error (err, es, RV_ERR_VALUE, "%s: tensor %s has a "
-            "non-finite value at element %llu", p, t->name,
-            (unsigned long long) j);
     }
     dst += t->count;
   }
@@ -285,12 +373,19 @@ parse (rv_weights *w, const uint8_t *buf, size_t size, char *err, size_t es)
 }
 
 rv_status
-rv_weights_parse (rv_weights *w, const char *path, const uint8_t *buf,
-    size_t size, char *err, size_t err_size)
+rv_weights_load_data (rv_weights *w, const rv_source *src, char *err,
+    size_t err_size)
 {
-  memset (w, 0, sizeof *w);
-  w->path = path;
-  rv_status st = parse (w, buf, size, err, err_size);
+  /* the layout check bounded every size by the file's */
+  size_t bytes = ((size_t) w->n_elements * 4 + 63) / 64 * 64;
+  uint8_t *stage = src->mem ? NULL : malloc (CHUNK);
+  rv_status st;
+  if (!(w->data = aligned_alloc (64, bytes ? bytes : 64))
+      || (!src->mem && !stage))
+    st = rv_error (err, err_size, RV_ERR_NOMEM, "%s: out of memory", w->path);
+  else
+    st = load_data (w, src, stage, err, err_size);
+  free (stage);
   if (st)
     rv_weights_free (w);
   return st;

@@ -9,6 +9,7 @@
  * forward (all threads; on a loaded machine the steadier figure), and the
  * precision in effect (bf16 falls back to f32 without AVX512-BF16). */
 #include "repvit.h"
+#include "cli.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,11 +41,13 @@ main (int argc, char **argv)
     const char *a = argv[i], *v = argv[i + 1];
     if (!strcmp (a, "--model"))
       model_path = v;
-    else if (!strcmp (a, "--size") && sscanf (v, "%dx%d", &w, &h) == 2)
+    else if (!strcmp (a, "--size") && sscanf (v, "%dx%d", &w, &h) == 2
+        && w > 0 && h > 0 && w % 32 == 0 && h % 32 == 0
+        && w <= RV_MAX_INPUT_SIZE && h <= RV_MAX_INPUT_SIZE)
       ;
-    else if (!strcmp (a, "--threads"))
-      threads = atoi (v);
-    else if (!strcmp (a, "--runs") && (runs = atoi (v)) > 0)
+    else if (!strcmp (a, "--threads") && parse_int (v, 0, RV_MAX_THREADS, &threads))
+      ;
+    else if (!strcmp (a, "--runs") && parse_int (v, 1, 1000000, &runs))
       ;
     else if (!strcmp (a, "--precision") && (!strcmp (v, "f32") || !strcmp (v, "bf16")))
       precision = !strcmp (v, "bf16") ? RV_PRECISION_BF16 : RV_PRECISION_F32;
@@ -53,17 +56,21 @@ main (int argc, char **argv)
   }
   if (!model_path || argc % 2 == 0) {
     fprintf (stderr, "usage: repvit-bench --model FILE [--size WxH] "
-        "[--threads N] [--runs K] [--precision f32|bf16]\n");
+        "[--threads N] [--runs K] [--precision f32|bf16]\n"
+        "  W, H: multiples of 32 up to %d; N: 0 (one per CPU) to %d; "
+        "K: 1 to 1000000\n", RV_MAX_INPUT_SIZE, RV_MAX_THREADS);
     return 2;
   }
   char err[512];
-  rv_model *model;
+  rv_model *model = NULL;
   rv_ctx *ctx = NULL;
   if (rv_model_load (model_path, &model, err, sizeof err)
       || rv_ctx_init (model, threads, &ctx, err, sizeof err)
       || rv_ctx_set_precision (ctx, precision, err, sizeof err)
       || rv_ctx_set_input_size (ctx, w, h, err, sizeof err)) {
     fprintf (stderr, "repvit-bench: %s\n", err);
+    rv_ctx_free (ctx);
+    rv_model_free (model);
     return 1;
   }
   float *in = rv_ctx_input (ctx);
@@ -73,6 +80,12 @@ main (int argc, char **argv)
     in[i] = (float) (s >> 8 & 0xffff) / 65535.0f;
   }
   double *t = malloc ((size_t) runs * sizeof *t), cpu = 0;
+  if (!t) {
+    fprintf (stderr, "repvit-bench: out of memory\n");
+    rv_ctx_free (ctx);
+    rv_model_free (model);
+    return 1;
+  }
   for (int i = -2; i < runs; i++) {
     double t0 = now_ms (CLOCK_MONOTONIC), c0 = now_ms (CLOCK_PROCESS_CPUTIME_ID);
     rv_ctx_forward (ctx);

@@ -8,11 +8,15 @@
  *       variant, scale, nc, names, imgsz, params, macs (at imgsz x imgsz).
  */
 #include "repvit.h"
+#include "cli.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define RV_STR_(x) #x
+#define RV_STR(x) RV_STR_ (x)
 
 static int
 die (const char *fmt, const char *a, const char *b)
@@ -147,8 +151,12 @@ main (int argc, char **argv)
       in_path = v;
     else if (!strcmp (a, "--output-npy"))
       out_path = v;
+    else if (!strcmp (a, "--threads") && !parse_int (v, 0, RV_MAX_THREADS,
+            &threads))
+      return die ("--threads %s: must be an integer from 0 (one per CPU) to "
+          "%s", v, RV_STR (RV_MAX_THREADS));
     else if (!strcmp (a, "--threads"))
-      threads = atoi (v);
+      ;
     else if (!strcmp (a, "--precision") && strcmp (v, "f32") && strcmp (v, "bf16"))
       return die ("--precision %s: must be f32 or bf16%s", v, "");
     else if (!strcmp (a, "--precision"))

@@ -195,20 +195,6 @@ def format_cases():
     yield "metadata-not-strings", tiny(lambda h, d: (h["__metadata__"].update(nc=2), d)[1]), \
         "object of string values", False
 
-    # ---- values
-    def poke(name, index, value):
-        def mutate(h, d):
-            dt, _, v = TINY[name]
-            arr = v.copy()
-            arr[index] = value
-            off = h[name]["data_offsets"][0]
-            return d[:off] + arr.tobytes() + d[off + arr.nbytes:]
-        return mutate
-    yield "f32-nan", tiny(poke("a", 4, np.nan)), "tensor a has a non-finite value at element 4", False
-    yield "f32-inf", tiny(poke("c", 1, -np.inf)), "tensor c has a non-finite value at element 1", False
-    yield "f16-nan", tiny(poke("b", 3, np.nan)), "tensor b has a non-finite value at element 3", False
-    yield "f16-inf", tiny(poke("b", 0, np.inf)), "tensor b has a non-finite value at element 0", False
-
 
 def model_cases(golden):
     base_t, base_m = read_st(golden)
@@ -235,11 +221,19 @@ def model_cases(golden):
                 m[k] = v
         return m
 
-    def poke(name, index, value):
+    def poke(name, index, value, dtype="F16"):
+        """The tensor with one value changed, stored as dtype (F16 or F32)."""
         dt, shape, raw = base_t[name]
-        arr = np.frombuffer(raw, "<f2").copy()
+        arr = np.frombuffer(raw, "<f2").astype("<f2" if dtype == "F16" else "<f4")
         arr[index] = value
-        return tensors_with(**{name: (dt, shape, arr.tobytes())})
+        return tensors_with(**{name: (dtype, shape, arr.tobytes())})
+
+    def retype(tensors, name, index, value):
+        """tensors with name converted to F32 and one value changed."""
+        dt, shape, raw = tensors[name]
+        arr = np.frombuffer(raw, "<f2").astype("<f4")
+        arr[index] = value
+        return {**tensors, name: ("F32", shape, arr.tobytes())}
 
     yield "model-missing-metadata", build(meta=None), "missing __metadata__", False
     yield "model-missing-tensor", build(tensors_with(**{"model.15.cv2.0.2.bias": None})), \
@@ -254,6 +248,30 @@ def model_cases(golden):
         "tensor model.12.conv.weight has a non-finite value at element 7", False
     yield "model-inf-bias", build(poke("model.2.cv1.bn.bias", 3, np.inf)), \
         "tensor model.2.cv1.bn.bias has a non-finite value at element 3", False
+    yield "model-f32-nan", build(poke("model.9.conv.weight", 4, np.nan, "F32")), \
+        "tensor model.9.conv.weight has a non-finite value at element 4", False
+    yield "model-f32-inf", build(poke("model.5.cv1.bn.weight", 1, -np.inf, "F32")), \
+        "tensor model.5.cv1.bn.weight has a non-finite value at element 1", False
+    # finite in the file, but gamma / sqrt(var + eps) overflows a float when folded
+    huge = retype(retype(base_t, "model.9.bn.weight", 0, 3e38), "model.9.bn.running_var", 0, 0.0)
+    yield "model-bn-fold-overflow", build(huge), \
+        "tensors model.9.bn.* folded into the convolution give a non-finite", False
+    # names and shapes are checked before any value: the NaN is never reached
+    yield "model-unexpected-before-nan", build(tensors_with(**{
+        "model.12.conv.weight": poke("model.12.conv.weight", 7, np.nan)["model.12.conv.weight"],
+        "zzz.extra": ("F16", [2], b"\0" * 4)})), "unexpected tensor zzz.extra", False
+    # a block's tensor missing is named as such, not blamed on the variant
+    yield "model-missing-block-tensor", \
+        build(tensors_with(**{"model.0.features.5.channel_mixer.m.0.c.weight": None})), \
+        "missing tensor model.0.features.5.channel_mixer.m.0.c.weight", False
+    # names echoed in messages are escaped: no forged lines, no invisible names
+    yield "model-tensor-name-newline", \
+        build(tensors_with(**{"x\nrepvit-infer: model OK": ("F16", [2], b"\0" * 4)})), \
+        "unexpected tensor x\\nrepvit-infer: model OK", False
+    yield "model-tensor-name-empty", build(tensors_with(**{"": ("F16", [2], b"\0" * 4)})), \
+        'unexpected tensor ""', False
+    yield "model-tensor-name-escapes", build(tensors_with(**{"a\x7f\\\t\u00e9": ("F16", [2], b"\0" * 4)})), \
+        "unexpected tensor a\\x7f\\\\\\t\u00e9", False
     yield "model-negative-var", build(poke("model.5.cv1.bn.running_var", 0, -1.0)), \
         "model.5.cv1.bn.running_var has a negative value", False
     yield "model-dfl-not-arange", build(poke("model.15.dfl.conv.weight", 3, 2.0)), \
@@ -273,7 +291,19 @@ def model_cases(golden):
         "metadata names has 3 entries but nc is 80", False
     yield "model-metadata-bn-eps", build(meta=meta_with(bn_eps="abc")), "metadata bn_eps 'abc'", False
     yield "model-metadata-bn-eps-nan", build(meta=meta_with(bn_eps="nan")), "metadata bn_eps 'nan'", False
+    # a double > 0 that is 0 as the float the folding uses
+    yield "model-metadata-bn-eps-float-zero", build(meta=meta_with(bn_eps="1e-50")), \
+        "metadata bn_eps '1e-50' is not a number in (0, 1) as a float", False
     yield "model-metadata-imgsz", build(meta=meta_with(imgsz="650")), "metadata imgsz '650'", False
+    yield "model-metadata-imgsz-over-input-limit", build(meta=meta_with(imgsz="8192")), \
+        "metadata imgsz '8192' is not a multiple of 32 in 32 .. 4096 (the largest network input)", False
+    names = [f"class{i}" for i in range(80)]
+    for label, bad, shown in (("newline", "a\nb", "a\\nb"), ("bell", "a\x07", "a\\x07"),
+                              ("c1-control", "a\x85", "a\\u0085"), ("empty", "", '""')):
+        yield f"model-metadata-name-{label}", build(meta=meta_with(names=json.dumps([bad] + names[1:]))), \
+            f"metadata names: class 0, {shown}, is empty or has a control character", False
+    yield "model-metadata-variant-escaped", build(meta=meta_with(variant="m0_9\nrepvit-infer: model OK")), \
+        "metadata variant 'm0_9\\nrepvit-infer: model OK' is not one of", False
     yield "model-inconsistent-nc", build(meta=meta_with(nc="20", names=json.dumps([f"c{i}" for i in range(20)]))), \
         "metadata nc is 20 but tensor model.15.cv3.0.2.bias has 80 classes", False
     yield "model-inconsistent-variant", build(meta=meta_with(variant="m1_0")), \
@@ -295,7 +325,7 @@ def corpus(out_dir, golden=None):
     """Small seeds: the tiny file and a few of its variants, and (given the
     golden model) its header with the first 2 KiB of data."""
     os.makedirs(out_dir, exist_ok=True)
-    keep = {"tiny-valid-format", "offsets-overlap", "shape-9-dims", "f16-nan", "json-duplicate-key",
+    keep = {"tiny-valid-format", "offsets-overlap", "shape-9-dims", "json-duplicate-key",
             "json-lone-surrogate", "header-empty-object"}
     seeds = [(n, b) for n, b, _, _ in format_cases() if n in keep]
     if golden:

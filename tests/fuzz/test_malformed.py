@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """Runs `repvit-infer --model F --info` over every malformed file of
 make_malformed.py: each must exit with status 1 (no signal, no sanitizer
-report) and print its expected error naming the file. Files that claim huge
+report) and print its expected error naming the file, on one line. Files that claim huge
 sizes must be rejected without memory growing: the peak RSS stays within
-16 MiB of the rejection of the tiny file.
+16 MiB of the rejection of the tiny file. From a directory whose path alone
+is longer than the message buffer (512 bytes), the reason still comes whole.
 
 usage: test_malformed.py REPVIT_INFER GOLDEN_MODEL
 """
@@ -50,6 +51,8 @@ def main():
             problems.append(f"no '{expected}' in the message")
         if path not in msg:
             problems.append("the message does not name the file")
+        if msg.count("\n") != 1:
+            problems.append("the message is not one line")
         if check_memory and rss > baseline + SLACK_KIB:
             problems.append(f"peak RSS {rss} KiB, {baseline} KiB for the tiny file")
         if problems:
@@ -57,6 +60,22 @@ def main():
         else:
             print(f"ok   {name:34s} {msg.strip()[len('repvit-infer: ') + len(path) + 2:][:110]}")
     os.rmdir(tmp)
+
+    # a long path is shortened from the left; the reason is never cut
+    deep = os.path.join(tempfile.mkdtemp(prefix="rv-malformed-"), *(["d" * 60] * 10))
+    os.makedirs(deep)
+    name, blob, expected, _ = next(c for c in make_malformed.cases(GOLDEN) if c[0] == "model-wrong-shape")
+    path = os.path.join(deep, name + ".safetensors")
+    with open(path, "wb") as f:
+        f.write(blob)
+    status, msg, _ = run(path)
+    n += 1
+    tail = os.path.basename(path)
+    if status != 1 or not msg.rstrip().endswith(expected) or tail not in msg or len(msg) > 512 + 20:
+        failures.append(f"long-path: {status} {msg!r}")
+    else:
+        print(f"ok   {'long-path':34s} {msg.strip()[:60]}...{msg.strip()[-60:]}")
+    os.unlink(path)
     for f in failures:
         print("FAIL", f)
     print(f"{n - len(failures)} of {n} malformed files rejected as expected")

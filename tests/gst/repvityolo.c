@@ -1,10 +1,14 @@
 /* repvityolo.c — the repvityolo element: caps, metas, detections equal to
  * the core's own result on the same pixels, inference-interval, QoS,
- * renegotiation, errors, state cycles, model sharing and precision.
+ * renegotiation, errors (labels files that are no clean text, long paths),
+ * state cycles, model sharing (by file identity), labels' lifetime and
+ * precision.
  *
  * The golden model has random weights; a low confidence threshold makes it
  * detect something in any picture. */
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
@@ -883,6 +887,147 @@ GST_START_TEST (test_errors)
 
 GST_END_TEST;
 
+/* Writes len bytes to path (a temporary file renamed over it). */
+static void
+write_file (const gchar * path, const gchar * bytes, gssize len)
+{
+  fail_unless (g_file_set_contents (path, bytes, len, NULL));
+}
+
+/* Labels files that are no small UTF-8 text are refused with the reason,
+ * without blocking on a FIFO (a model either) or reading /dev/zero without
+ * end; a BOM, CR LF line ends and blank lines after the names are
+ * accepted. */
+GST_START_TEST (test_labels_files)
+{
+  gchar *dir = g_dir_make_tmp ("repvityolo-XXXXXX", NULL);
+  gchar *path = g_build_filename (dir, "labels.txt", NULL);
+  gchar *fifo = g_build_filename (dir, "fifo.txt", NULL);
+  GString *text = g_string_new ("\xef\xbb\xbf");
+  gchar *big = g_malloc ((1 << 20) + 1);
+  static const struct
+  {
+    const gchar *bytes;
+    gsize len;
+    const gchar *expected;
+  } cases[] = {
+    {"\xff\xfe" "a\0\n\0", 6, "UTF-16; labels files are UTF-8"},
+    {"\xfe\xff" "\0a\0\n", 6, "UTF-16; labels files are UTF-8"},
+    {"a\0\n\0b\0", 6, "UTF-16; labels files are UTF-8"},
+    {"x\ny\nbad\xff\n", 9, "line 3 is not valid UTF-8"},
+    {"x\ny\0z\n", 6, "a NUL byte at offset 3"},
+    {"x\na\x07" "b\n", 6, "line 2 is not text"},
+    {"x\n\xc2\x85\n", 5, "line 2 is not text"},
+    {"x\n\ny\n", 5, "line 2 is empty"},
+    {"x\ny\n\n \r\n", 7, "2 names, but the model has 80 classes"},
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    write_file (path, cases[i].bytes, cases[i].len);
+    expect_start_error (cases[i].expected, GST_RESOURCE_ERROR,
+        GST_RESOURCE_ERROR_SETTINGS, "model", GOLDEN_MODEL, "labels", path,
+        NULL);
+  }
+  memset (big, 'a', (1 << 20) + 1);
+  write_file (path, big, (1 << 20) + 1);
+  expect_start_error ("1048577 bytes, more than the 1048576 bytes",
+      GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_SETTINGS, "model", GOLDEN_MODEL,
+      "labels", path, NULL);
+  fail_unless (mkfifo (fifo, 0600) == 0);
+  expect_start_error ("fifo.txt: not a regular file", GST_RESOURCE_ERROR,
+      GST_RESOURCE_ERROR_SETTINGS, "model", GOLDEN_MODEL, "labels", fifo,
+      NULL);
+  expect_start_error ("/dev/zero: not a regular file", GST_RESOURCE_ERROR,
+      GST_RESOURCE_ERROR_SETTINGS, "model", GOLDEN_MODEL, "labels",
+      "/dev/zero", NULL);
+  /* the same for a model */
+  expect_start_error ("fifo.txt: is a FIFO, not a regular file",
+      GST_RESOURCE_ERROR, GST_RESOURCE_ERROR_FAILED, "model", fifo, NULL);
+
+  /* accepted: the BOM is no part of the first name ("classes" finds it) */
+  for (gint c = 0; c < 80; c++)
+    g_string_append_printf (text, "name %d\r\n", c);
+  g_string_append (text, "\n \r\n\n");
+  write_file (path, text->str, text->len);
+  {
+    GstHarness *h = harness_new ("labels", path, "classes", "name 0", NULL);
+
+    harness_set_caps (h, GST_VIDEO_FORMAT_RGB, 64, 64, NULL);
+    gst_buffer_unref (push_pull (h, make_frame (GST_VIDEO_FORMAT_RGB, 64, 64,
+                0, NULL), 0));
+    gst_harness_teardown (h);
+  }
+
+  g_unlink (path);
+  g_unlink (fifo);
+  g_rmdir (dir);
+  g_string_free (text, TRUE);
+  g_free (big);
+  g_free (path);
+  g_free (fifo);
+  g_free (dir);
+}
+
+GST_END_TEST;
+
+/* With a path longer than the element's message buffer, the reason comes
+ * whole, and the path (shortened from the left) once. */
+GST_START_TEST (test_long_path_message)
+{
+  gchar *top = g_dir_make_tmp ("repvityolo-XXXXXX", NULL), *dir = g_strdup (top);
+  gchar *path, *pipeline_desc;
+  GstElement *pipeline;
+  GstBus *bus;
+  GstMessage *msg;
+  GError *err = NULL;
+  const gchar *p;
+  gint count = 0;
+
+  for (gint i = 0; i < 10; i++) {
+    gchar *d = g_strdup_printf ("%s/%060d", dir, i);
+
+    g_free (dir);
+    dir = d;
+  }
+  fail_unless (g_mkdir_with_parents (dir, 0700) == 0);
+  path = g_build_filename (dir, "garbage.safetensors", NULL);
+  write_file (path, "this is not a model", -1);
+  pipeline_desc = g_strdup_printf ("videotestsrc ! repvityolo model=\"%s\" ! "
+      "fakesink", path);
+  pipeline = gst_parse_launch (pipeline_desc, NULL);
+  bus = gst_element_get_bus (pipeline);
+  fail_unless_equals_int (gst_element_set_state (pipeline, GST_STATE_PAUSED),
+      GST_STATE_CHANGE_FAILURE);
+  msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+  fail_unless (msg != NULL);
+  gst_message_parse_error (msg, &err, NULL);
+  fail_unless (strstr (err->message, "is out of range (2 .. 104857600) "
+          "(invalid safetensors file)") != NULL, "%s", err->message);
+  for (p = err->message; (p = strstr (p, "garbage.safetensors")); p++)
+    count++;
+  fail_unless_equals_int (count, 1);
+
+  g_error_free (err);
+  gst_message_unref (msg);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_object_unref (bus);
+  gst_object_unref (pipeline);
+  g_unlink (path);
+  for (gint i = 0; i <= 10; i++) {
+    gchar *up = g_path_get_dirname (dir);
+
+    g_rmdir (dir);
+    g_free (dir);
+    dir = up;
+  }
+  g_free (dir);
+  g_free (top);
+  g_free (path);
+  g_free (pipeline_desc);
+}
+
+GST_END_TEST;
+
 /* ---- pipelines ---------------------------------------------------------- */
 
 static GstPadProbeReturn
@@ -998,6 +1143,121 @@ GST_START_TEST (test_shared_model)
 
 GST_END_TEST;
 
+/* Class names live as long as the element and the metas that use them, and
+ * are not interned for the life of the process (each label set loaded would
+ * stay): after the element stops, none of them is a quark. */
+GST_START_TEST (test_labels_not_interned)
+{
+  gchar *dir = g_dir_make_tmp ("repvityolo-XXXXXX", NULL);
+  gchar *path = g_build_filename (dir, "labels.txt", NULL);
+  GString *text = g_string_new (NULL);
+  GstRepvitDetectionMeta *meta;
+  GstHarness *h;
+  GstBuffer *out;
+
+  for (gint c = 0; c < 80; c++)
+    g_string_append_printf (text, "never interned %d\n", c);
+  write_file (path, text->str, text->len);
+  h = harness_new ("labels", path, "attach-roi-meta", "false", NULL);
+  harness_set_caps (h, GST_VIDEO_FORMAT_RGB, 330, 186, NULL);
+  out = push_pull (h, make_frame (GST_VIDEO_FORMAT_RGB, 330, 186, 0, NULL), 0);
+  gst_harness_teardown (h);
+  /* the meta outlives the element */
+  meta = gst_buffer_get_repvit_detection_meta (out);
+  fail_unless (meta != NULL && gst_repvit_detection_meta_get_count (meta) > 0);
+  fail_unless (g_str_has_prefix (gst_repvit_detection_meta_get (meta,
+              0)->label, "never interned "));
+  gst_buffer_unref (out);
+  for (gint c = 0; c < 80; c++) {
+    gchar *name = g_strdup_printf ("never interned %d", c);
+
+    fail_unless (g_quark_try_string (name) == 0, "%s is a quark", name);
+    g_free (name);
+  }
+
+  g_unlink (path);
+  g_rmdir (dir);
+  g_string_free (text, TRUE);
+  g_free (path);
+  g_free (dir);
+}
+
+GST_END_TEST;
+
+/* Starts a pipeline with one repvityolo called name on path. */
+static GstElement *
+start_one (const gchar * name, const gchar * path)
+{
+  gchar *desc = g_strdup_printf ("videotestsrc ! repvityolo name=%s "
+      "model=\"%s\" input-size=64 ! fakesink", name, path);
+  GstElement *pipeline = gst_parse_launch (desc, NULL);
+
+  fail_unless (pipeline != NULL);
+  fail_unless (gst_element_set_state (pipeline, GST_STATE_PAUSED) !=
+      GST_STATE_CHANGE_FAILURE);
+  fail_unless_equals_int (gst_element_get_state (pipeline, NULL, NULL,
+          GST_CLOCK_TIME_NONE), GST_STATE_CHANGE_SUCCESS);
+  g_free (desc);
+  return pipeline;
+}
+
+/* The model cache tells contents apart, not just path, size and mtime: a
+ * same-size file rewritten in place under the same mtime (another header),
+ * or renamed over the path (another inode), is loaded anew. */
+GST_START_TEST (test_model_cache_identity)
+{
+  gchar *dir = g_dir_make_tmp ("repvityolo-XXXXXX", NULL);
+  gchar *path = g_build_filename (dir, "model.safetensors", NULL);
+  gchar *next = g_build_filename (dir, "next.safetensors", NULL);
+  GstElement *a, *b, *c;
+  gchar *contents, *name;
+  struct stat st;
+  struct timespec times[2];
+  gsize size;
+  FILE *f;
+
+  fail_unless (g_file_get_contents (GOLDEN_MODEL, &contents, &size, NULL));
+  write_file (path, contents, size);
+  fail_unless (stat (path, &st) == 0);
+  times[0] = st.st_atim;
+  times[1] = st.st_mtim;
+  a = start_one ("a", path);
+  fail_unless_equals_int (shared_by (a, "a"), 1);
+
+  /* retrained: a class renamed, same length; written in place, old mtime */
+  name = memmem (contents, size, "class10", 7);
+  fail_unless (name != NULL);
+  name[4] = 'z';
+  f = fopen (path, "r+b");
+  fail_unless (f != NULL && fwrite (contents, 1, size, f) == size);
+  fail_unless (fclose (f) == 0);
+  fail_unless (utimensat (AT_FDCWD, path, times, 0) == 0);
+  b = start_one ("b", path);
+  fail_unless_equals_int (shared_by (a, "a"), 1);
+  fail_unless_equals_int (shared_by (b, "b"), 1);
+
+  /* the same bytes renamed over the path, mtime set back */
+  write_file (next, contents, size);
+  fail_unless (utimensat (AT_FDCWD, next, times, 0) == 0);
+  fail_unless (g_rename (next, path) == 0);
+  c = start_one ("c", path);
+  fail_unless_equals_int (shared_by (b, "b"), 1);
+  fail_unless_equals_int (shared_by (c, "c"), 1);
+
+  for (GstElement ** p = (GstElement *[]) { a, b, c, NULL }; *p; p++) {
+    gst_element_set_state (*p, GST_STATE_NULL);
+    gst_object_unref (*p);
+  }
+  g_unlink (path);
+  g_rmdir (dir);
+  g_free (contents);
+  g_free (path);
+  g_free (next);
+  g_free (dir);
+}
+
+GST_END_TEST;
+
 static gfloat
 iou (gfloat ax, gfloat ay, gfloat aw, gfloat ah, const rv_detection * b)
 {
@@ -1084,8 +1344,12 @@ repvityolo_suite (void)
   tcase_add_test (tc, test_qos_late_frames);
   tcase_add_test (tc, test_latency_query);
   tcase_add_test (tc, test_errors);
+  tcase_add_test (tc, test_labels_files);
+  tcase_add_test (tc, test_long_path_message);
   tcase_add_test (tc, test_state_cycles);
   tcase_add_test (tc, test_shared_model);
+  tcase_add_test (tc, test_labels_not_interned);
+  tcase_add_test (tc, test_model_cache_identity);
   tcase_add_test (tc, test_precision_bf16);
   return s;
 }

@@ -287,6 +287,45 @@ GST_START_TEST (test_region_of_interest_meta)
 
 GST_END_TEST;
 
+/* Labels and model names that are not UTF-8 (another element's meta) or
+ * hold control characters still give lines of valid JSON. */
+GST_START_TEST (test_text_not_utf8)
+{
+  gchar *location;
+  GstHarness *h = json_harness (NULL, &location);
+  GstBuffer *buf = make_buffer (0);
+  GstRepvitDetectionMeta *meta = gst_buffer_add_repvit_detection_meta (buf,
+      "model\xfe", 640, 480);
+  GstRepvitDetection d = dets[0];
+  GList *lines;
+  JsonObject *obj;
+
+  d.label = "a\xff" "b\x01" "c\n";
+  gst_repvit_detection_meta_add (meta, &d);
+  gst_buffer_unref (gst_harness_push_and_pull (h, buf));
+  buf = make_buffer (GST_SECOND);
+  gst_buffer_add_video_region_of_interest_meta (buf, "roi\xc3", 1, 2, 3, 4);
+  gst_buffer_unref (gst_harness_push_and_pull (h, buf));
+  gst_harness_teardown (h);
+
+  lines = read_lines (location);
+  fail_unless_equals_int (g_list_length (lines), 2);
+  fail_unless_equals_string (json_object_get_string_member (lines->data,
+          "model"), "model\xef\xbf\xbd");
+  obj = json_array_get_object_element (json_object_get_array_member
+      (lines->data, "objects"), 0);
+  fail_unless_equals_string (json_object_get_string_member (obj, "roi_type"),
+      "a\xef\xbf\xbd" "b\x01" "c\n");
+  obj = json_array_get_object_element (json_object_get_array_member
+      (lines->next->data, "objects"), 0);
+  fail_unless_equals_string (json_object_get_string_member (obj, "roi_type"),
+      "roi\xef\xbf\xbd");
+  g_list_free_full (lines, (GDestroyNotify) json_object_unref);
+  g_free (location);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_data_untouched)
 {
   gchar *location;
@@ -347,6 +386,7 @@ repvitjson_suite (void)
   tcase_add_test (tc, test_lines_match_meta);
   tcase_add_test (tc, test_skip_empty);
   tcase_add_test (tc, test_region_of_interest_meta);
+  tcase_add_test (tc, test_text_not_utf8);
   tcase_add_test (tc, test_data_untouched);
   tcase_add_test (tc, test_unwritable_location);
   return s;

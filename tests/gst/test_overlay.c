@@ -1,6 +1,7 @@
 /* test_overlay.c — repvitoverlay draws outlines and captions where the
  * detections are, in every format, and nothing elsewhere. */
 #include <math.h>
+#include <string.h>
 
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
@@ -275,6 +276,52 @@ GST_START_TEST (test_caption_properties)
 
 GST_END_TEST;
 
+static gint pango_warnings;
+
+/* Pango logs structured: counted here, not by gst-check's handlers. */
+static GLogWriterOutput
+count_pango_warnings (GLogLevelFlags level, const GLogField * fields,
+    gsize n_fields, gpointer user_data)
+{
+  for (gsize i = 0; i < n_fields; i++)
+    if (strcmp (fields[i].key, "GLIB_DOMAIN") == 0 && fields[i].length < 0
+        && strcmp (fields[i].value, "Pango") == 0
+        && (level & (G_LOG_LEVEL_WARNING | G_LOG_LEVEL_CRITICAL)))
+      g_atomic_int_inc (&pango_warnings);
+  return g_log_writer_default (level, fields, n_fields, user_data);
+}
+
+/* A caption of a long multi-byte label is cut at a character boundary, one
+ * with bytes that are not UTF-8 (another element's meta) before them: Pango
+ * gets valid text (else it warns on every frame) and the caption is drawn. */
+GST_START_TEST (test_caption_text_cut)
+{
+  GString *accents = g_string_new (NULL);
+  const gchar *props[] = { NULL, "show-confidence=false" };
+
+  g_log_set_writer_func (count_pango_warnings, NULL, NULL);
+
+  for (gint i = 0; i < 100; i++)
+    g_string_append (accents, "\xc3\xa9");    /* e acute, 2 bytes */
+  for (guint i = 0; i < 2; i++)
+    for (guint p = 0; p < G_N_ELEMENTS (props); p++) {
+      GstVideoInfo info;
+      GstVideoFrame f;
+      GstBuffer *buf;
+
+      info_for ("BGRx", &info);
+      buf = make_frame (&info);
+      add_detection (buf, 0, i ? "ok\xff\xfe" "bad" : accents->str);
+      overlay (props[p], buf, &info, &f);
+      fail_unless (count_changed (&f, 0, 0, W, BY - SPILL) > 0);
+      gst_video_frame_unmap (&f);
+    }
+  fail_unless_equals_int (g_atomic_int_get (&pango_warnings), 0);
+  g_string_free (accents, TRUE);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_line_width)
 {
   for (guint i = 0; i < G_N_ELEMENTS (formats); i += 2) {
@@ -429,6 +476,7 @@ repvitoverlay_suite (void)
       G_N_ELEMENTS (formats));
   tcase_add_test (tc, test_classes_differ);
   tcase_add_test (tc, test_caption_properties);
+  tcase_add_test (tc, test_caption_text_cut);
   tcase_add_test (tc, test_line_width);
   tcase_add_test (tc, test_no_detections_untouched);
   tcase_add_test (tc, test_boxes_at_and_beyond_edges);
