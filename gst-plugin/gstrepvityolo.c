@@ -53,6 +53,9 @@
 
 #include "gstrepvitelements.h"
 #include "gstrepvitmodelcache.h"
+#ifdef HAVE_GST_ANALYTICS
+#include "gstrepvitanalytics.h"
+#endif
 #include "repvit.h"
 #include "repvitmeta.h"
 
@@ -1087,6 +1090,9 @@ attach_metas (GstRepvitYolo * self, GstBuffer * buf, gint w, gint h,
             "x_max", G_TYPE_DOUBLE, (gdouble) (det.x + det.w) / w,
             "y_max", G_TYPE_DOUBLE, (gdouble) (det.y + det.h) / h, NULL));
   }
+#ifdef HAVE_GST_ANALYTICS
+  gst_repvit_attach_analytics_meta (buf, meta);
+#endif
 }
 
 /* Applies a classes setting changed while running; a bad one is reported and
