@@ -176,6 +176,12 @@ class Apps(unittest.TestCase):
         self.assert_finds_truth([(o["detection"]["label_id"], o["roi_type"], o["detection"]["confidence"],
                                   o["x"], o["y"], o["w"], o["h"], -1) for o in objs])
 
+        # the installed pipeline script finds the installed model by default
+        jsonl = os.path.join(self.tmp.name, "installed-script.jsonl")
+        run([os.path.join(prefix, "share", "repvityolo", "pipelines", "detect-json.sh"), self.clip, jsonl], env=env)
+        with open(jsonl) as f:
+            self.assertEqual(len(f.readlines()), FRAMES)
+
         self.assertIn("m0_9", run([os.path.join(prefix, "bin", "repvit-infer"), "--model", model, "--info"], env=env))
         self.assertTrue(os.access(os.path.join(prefix, "bin", "repvit-bench"), os.X_OK))
         self.assertIn("usage", run([os.path.join(prefix, "bin", "repvit-export"), "--help"], env=env))
