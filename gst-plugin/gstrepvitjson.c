@@ -124,12 +124,23 @@ gst_repvit_json_class_init (GstRepvitJsonClass * klass)
   gobject_class->get_property = gst_repvit_json_get_property;
   gobject_class->finalize = gst_repvit_json_finalize;
 
+  /**
+   * GstRepvitJson:location:
+   *
+   * File the JSON lines are written to; NULL (default) writes to standard
+   * output. Set in NULL or READY.
+   */
   g_object_class_install_property (gobject_class, PROP_LOCATION,
       g_param_spec_string ("location", "Location",
           "File to write the JSON lines to (standard output when NULL)",
           DEFAULT_LOCATION,
           G_PARAM_READWRITE | GST_PARAM_MUTABLE_READY |
           G_PARAM_STATIC_STRINGS));
+  /**
+   * GstRepvitJson:skip-empty:
+   *
+   * Write no line for frames without detections (default FALSE).
+   */
   g_object_class_install_property (gobject_class, PROP_SKIP_EMPTY,
       g_param_spec_boolean ("skip-empty", "Skip empty frames",
           "Write no line for frames without detections", DEFAULT_SKIP_EMPTY,
@@ -140,7 +151,11 @@ gst_repvit_json_class_init (GstRepvitJsonClass * klass)
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (element_class,
       "RepViT-YOLO detections to JSON", "Filter/Analyzer/Video",
-      "Writes each frame's detections as a line of JSON",
+      "Writes each frame's detections as a line of JSON in DL Streamer's "
+      "gvametaconvert layout, from GstRepvitDetectionMeta "
+      "(<gst/repvit/repvitmeta.h>, pkg-config gstrepvitmeta-1.0; adds model, "
+      "input size, inference_ms and stale) or else from "
+      "GstVideoRegionOfInterestMeta",
       "repvityolo developers");
 
   trans_class->passthrough_on_same_caps = TRUE;

@@ -155,22 +155,42 @@ gst_repvit_overlay_class_init (GstRepvitOverlayClass * klass)
   gobject_class->get_property = gst_repvit_overlay_get_property;
   gobject_class->finalize = gst_repvit_overlay_finalize;
 
+  /**
+   * GstRepvitOverlay:font-desc:
+   *
+   * Pango font description of the captions (default "Sans 12").
+   */
   g_object_class_install_property (gobject_class, PROP_FONT_DESC,
       g_param_spec_string ("font-desc", "Font description",
           "Pango font description of the captions, e.g. \"Sans Bold 14\"",
           DEFAULT_FONT_DESC,
           G_PARAM_READWRITE | GST_PARAM_MUTABLE_PLAYING |
           G_PARAM_STATIC_STRINGS));
+  /**
+   * GstRepvitOverlay:line-width:
+   *
+   * Box outline width in pixels, 1..50 (default 2).
+   */
   g_object_class_install_property (gobject_class, PROP_LINE_WIDTH,
       g_param_spec_uint ("line-width", "Line width",
           "Width of the box outlines in pixels", 1, 50, DEFAULT_LINE_WIDTH,
           G_PARAM_READWRITE | GST_PARAM_MUTABLE_PLAYING |
           G_PARAM_STATIC_STRINGS));
+  /**
+   * GstRepvitOverlay:show-labels:
+   *
+   * Write the class name in the caption (default TRUE).
+   */
   g_object_class_install_property (gobject_class, PROP_SHOW_LABELS,
       g_param_spec_boolean ("show-labels", "Show labels",
           "Write the class label in each box's caption", DEFAULT_SHOW_LABELS,
           G_PARAM_READWRITE | GST_PARAM_MUTABLE_PLAYING |
           G_PARAM_STATIC_STRINGS));
+  /**
+   * GstRepvitOverlay:show-confidence:
+   *
+   * Write the score in the caption (default TRUE).
+   */
   g_object_class_install_property (gobject_class, PROP_SHOW_CONFIDENCE,
       g_param_spec_boolean ("show-confidence", "Show confidence",
           "Write the confidence in each box's caption",
@@ -195,7 +215,10 @@ gst_repvit_overlay_class_init (GstRepvitOverlayClass * klass)
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_set_static_metadata (element_class,
       "RepViT-YOLO detection overlay", "Filter/Effect/Video",
-      "Draws detected objects' boxes and captions into the video",
+      "Draws detected objects' boxes and captions into the video, from "
+      "GstRepvitDetectionMeta (<gst/repvit/repvitmeta.h>, pkg-config "
+      "gstrepvitmeta-1.0) or else from GstVideoRegionOfInterestMeta (label "
+      "= roi_type, \"detection\" params label_id and confidence)",
       "repvityolo developers");
 
   trans_class->start = GST_DEBUG_FUNCPTR (gst_repvit_overlay_start);

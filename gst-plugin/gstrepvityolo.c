@@ -74,6 +74,9 @@
 #include "gstrepvitdetections.h"
 #include "gstrepvitelements.h"
 #include "gstrepvitmodelcache.h"
+#ifdef HAVE_GST_ANALYTICS
+#include "gstrepvitanalytics.h"
+#endif
 #include "repvit.h"
 #include "repvitmeta.h"
 
@@ -250,67 +253,152 @@ gst_repvit_yolo_class_init (GstRepvitYoloClass * klass)
   gobject_class->get_property = gst_repvit_yolo_get_property;
   gobject_class->finalize = gst_repvit_yolo_finalize;
 
+  /**
+   * GstRepvitYolo:model:
+   *
+   * The weight file (safetensors, SPEC-model.md) of the detector. Required;
+   * elements of one process that name the same file share one loaded copy.
+   * Set in NULL or READY.
+   */
   g_object_class_install_property (gobject_class, PROP_MODEL,
       g_param_spec_string ("model", "Model",
           "Weight file (safetensors) of the RepViT-YOLO11 detector", NULL,
           rw | GST_PARAM_MUTABLE_READY));
+  /**
+   * GstRepvitYolo:labels:
+   *
+   * A file of class names, one per line, exactly one per class of the model;
+   * they replace the names stored in the model. Set in NULL or READY.
+   */
   g_object_class_install_property (gobject_class, PROP_LABELS,
       g_param_spec_string ("labels", "Labels",
           "Optional file of class names, one per line, exactly one per "
           "class of the model (default: the names stored in the model)",
           NULL, rw | GST_PARAM_MUTABLE_READY));
+  /**
+   * GstRepvitYolo:conf-threshold:
+   *
+   * Detections whose score is at or below this are dropped (0..1,
+   * default 0.25). Takes effect from the next inference while playing.
+   */
   g_object_class_install_property (gobject_class, PROP_CONF_THRESHOLD,
       g_param_spec_float ("conf-threshold", "Confidence threshold",
           "Keep detections whose score is above this", 0.0f, 1.0f,
           DEFAULT_CONF_THRESHOLD, rw | GST_PARAM_MUTABLE_PLAYING));
+  /**
+   * GstRepvitYolo:iou-threshold:
+   *
+   * Class-aware non-maximum suppression: a box overlapping a better box
+   * of its class by more than this IoU is dropped (0..1, default 0.7).
+   */
   g_object_class_install_property (gobject_class, PROP_IOU_THRESHOLD,
       g_param_spec_float ("iou-threshold", "IoU threshold",
           "Non-maximum suppression removes boxes overlapping a better box of "
           "the same class by more than this", 0.0f, 1.0f,
           DEFAULT_IOU_THRESHOLD, rw | GST_PARAM_MUTABLE_PLAYING));
+  /**
+   * GstRepvitYolo:max-detections:
+   *
+   * At most this many detections per frame, best first (default 300).
+   */
   g_object_class_install_property (gobject_class, PROP_MAX_DETECTIONS,
       g_param_spec_int ("max-detections", "Maximum detections",
           "Keep at most this many detections per frame, best first", 1,
           MAX_DETECTIONS, DEFAULT_MAX_DETECTIONS,
           rw | GST_PARAM_MUTABLE_PLAYING));
+  /**
+   * GstRepvitYolo:input-size:
+   *
+   * The network input the frame is scaled to fit: 0 (default) for the
+   * model's training size, else a multiple of 32 from 32 to 4096.
+   */
   g_object_class_install_property (gobject_class, PROP_INPUT_SIZE,
       g_param_spec_int ("input-size", "Input size",
           "Network input size the frame is scaled to fit: 0 for the model's "
           "training size, else a multiple of 32 from 32 to 4096", 0, 4096,
           DEFAULT_INPUT_SIZE, rw | GST_PARAM_MUTABLE_PLAYING));
+  /**
+   * GstRepvitYolo:rect:
+   *
+   * TRUE (default): letterbox to the smallest multiple-of-32 rectangle
+   * holding the scaled frame (640x384 for 16:9 at 640); FALSE: a square.
+   */
   g_object_class_install_property (gobject_class, PROP_RECT,
       g_param_spec_boolean ("rect", "Rectangular input",
           "Use the smallest multiple-of-32 rectangle holding the scaled "
           "frame instead of a square input", DEFAULT_RECT,
           rw | GST_PARAM_MUTABLE_PLAYING));
+  /**
+   * GstRepvitYolo:inference-interval:
+   *
+   * Run the network on every Nth frame (default 1); the frames between
+   * carry the last detections with #GstRepvitDetectionMeta.stale set.
+   */
   g_object_class_install_property (gobject_class, PROP_INFERENCE_INTERVAL,
       g_param_spec_uint ("inference-interval", "Inference interval",
           "Run the network on every Nth frame; frames between carry the last "
           "detections marked stale", 1, 1000, DEFAULT_INFERENCE_INTERVAL,
           rw | GST_PARAM_MUTABLE_PLAYING));
+  /**
+   * GstRepvitYolo:classes:
+   *
+   * Comma-separated class ids or names to keep, e.g. "person,car" or
+   * "0,2"; NULL (default) keeps every class.
+   */
   g_object_class_install_property (gobject_class, PROP_CLASSES,
       g_param_spec_string ("classes", "Classes",
           "Comma-separated class ids or names to keep (default: all)", NULL,
           rw | GST_PARAM_MUTABLE_PLAYING));
+  /**
+   * GstRepvitYolo:threads:
+   *
+   * Threads the network runs on; 0 (default) is one per CPU.
+   */
   g_object_class_install_property (gobject_class, PROP_THREADS,
       g_param_spec_int ("threads", "Threads",
           "At most this many threads run the network, taken from one pool "
           "shared by every element of the process (0 = as many as are free, "
           "up to one per CPU)", 0, 256,
           DEFAULT_THREADS, rw | GST_PARAM_MUTABLE_PLAYING));
+  /**
+   * GstRepvitYolo:attach-roi-meta:
+   *
+   * TRUE (default): besides the #GstRepvitDetectionMeta, attach one
+   * #GstVideoRegionOfInterestMeta per detection (roi_type = label) with a
+   * "detection" parameter structure: label_id, label, confidence and the
+   * normalized box x_min, y_min, x_max, y_max.
+   */
   g_object_class_install_property (gobject_class, PROP_ATTACH_ROI_META,
       g_param_spec_boolean ("attach-roi-meta", "Attach ROI meta",
           "Also attach one GstVideoRegionOfInterestMeta per detection",
           DEFAULT_ATTACH_ROI_META, rw | GST_PARAM_MUTABLE_PLAYING));
+  /**
+   * GstRepvitYolo:precision:
+   *
+   * fp32 (default) or bf16: bf16 rounds the dense convolutions' weights
+   * and inputs to bfloat16 (f32 accumulation) on CPUs with AVX512-BF16 and
+   * runs fp32 elsewhere; #GstRepvitYolo:model-info says which runs.
+   * Set in NULL or READY.
+   */
   g_object_class_install_property (gobject_class, PROP_PRECISION,
       g_param_spec_enum ("precision", "Precision",
           "Arithmetic of the dense convolutions: bf16 needs a CPU with "
           "AVX512-BF16 and falls back to fp32 elsewhere (model-info tells "
           "which runs)", GST_TYPE_REPVIT_YOLO_PRECISION, DEFAULT_PRECISION,
           rw | GST_PARAM_MUTABLE_READY));
+  /**
+   * GstRepvitYolo:model-info:
+   *
+   * Read-only, NULL until the model is loaded (READY to PAUSED): a
+   * "repvit-model" structure with variant, scale, classes (count),
+   * class-names (the model's own names, an array), imgsz, parameters,
+   * input-width, input-height, precision and shared-by (elements sharing
+   * the weights).
+   */
   g_object_class_install_property (gobject_class, PROP_MODEL_INFO,
       g_param_spec_boxed ("model-info", "Model information",
-          "The loaded model (NULL when none): variant, scale, classes, imgsz, "
+          "The loaded model (NULL when none): variant, scale, classes, "
+          "class-names, imgsz, "
           "parameters, input-width, input-height, precision (fp32 or bf16, "
           "as it runs), and shared-by, the number of elements sharing these "
           "weights", GST_TYPE_STRUCTURE,
@@ -320,7 +408,13 @@ gst_repvit_yolo_class_init (GstRepvitYoloClass * klass)
   gst_element_class_set_static_metadata (element_class,
       "RepViT-YOLO11 object detection", "Filter/Analyzer/Video",
       "Detects objects with a YOLO11 network on a RepViT backbone on the CPU "
-      "and attaches them as metadata", "repvityolo developers");
+      "and attaches them as metadata: GstRepvitDetectionMeta (model, "
+      "input_width, input_height, inference_ns, stale; per detection "
+      "class_id, label, confidence, x, y, w, h in pixels, track_id; header "
+      "<gst/repvit/repvitmeta.h>, pkg-config gstrepvitmeta-1.0, Python "
+      "GstRepvit 1.0) and one GstVideoRegionOfInterestMeta per detection "
+      "(\"detection\" params: label_id, label, confidence, normalized "
+      "x_min, y_min, x_max, y_max)", "repvityolo developers");
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
 
@@ -478,8 +572,8 @@ gst_repvit_yolo_get_property (GObject * object, guint prop_id, GValue * value,
       g_value_set_enum (value, self->precision);
       break;
     case PROP_MODEL_INFO:
-      if (self->model)
-        g_value_take_boxed (value, gst_structure_new ("repvit-model",
+      if (self->model) {
+        GstStructure *info = gst_structure_new ("repvit-model",
                 "variant", G_TYPE_STRING, rv_model_variant (self->model),
                 "scale", G_TYPE_STRING, rv_model_scale (self->model),
                 "classes", G_TYPE_INT, rv_model_num_classes (self->model),
@@ -490,8 +584,20 @@ gst_repvit_yolo_get_property (GObject * object, guint prop_id, GValue * value,
                 "precision", G_TYPE_STRING,
                 self->precision_in_effect == RV_PRECISION_BF16 ? "bf16" : "fp32",
                 "shared-by", G_TYPE_UINT,
-                gst_repvit_model_cache_users (self->model), NULL));
-      else
+                gst_repvit_model_cache_users (self->model), NULL);
+        GValue names = G_VALUE_INIT;
+
+        gst_value_array_init (&names, rv_model_num_classes (self->model));
+        for (gint c = 0; c < rv_model_num_classes (self->model); c++) {
+          GValue name = G_VALUE_INIT;
+
+          g_value_init (&name, G_TYPE_STRING);
+          g_value_set_string (&name, rv_model_class_name (self->model, c));
+          gst_value_array_append_and_take_value (&names, &name);
+        }
+        gst_structure_take_value (info, "class-names", &names);
+        g_value_take_boxed (value, info);
+      } else
         g_value_set_boxed (value, NULL);
       break;
     default:
@@ -1177,6 +1283,9 @@ attach_metas (GstRepvitYolo * self, GstBuffer * buf, gint w, gint h,
     if (roi)
       gst_repvit_buffer_add_roi_meta (buf, &det, i, w, h);
   }
+#ifdef HAVE_GST_ANALYTICS
+  gst_repvit_attach_analytics_meta (buf, meta);
+#endif
 }
 
 /* Applies a classes setting changed while running; a bad one is reported and

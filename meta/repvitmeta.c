@@ -37,7 +37,7 @@
 #include "config.h"
 #endif
 
-#include "repvitmeta.h"
+#include "gst/repvit/repvitmeta.h"
 
 static gboolean
 gst_repvit_detection_meta_init (GstMeta * meta,
@@ -198,6 +198,20 @@ gst_repvit_detection_meta_get_info (void)
 }
 
 /**
+ * gst_buffer_get_repvit_detection_meta:
+ * @buffer: a #GstBuffer
+ *
+ * Returns: (transfer none) (nullable): the detection meta of @buffer, or
+ * %NULL when it has none.
+ */
+GstRepvitDetectionMeta *
+gst_buffer_get_repvit_detection_meta (GstBuffer * buffer)
+{
+  return (GstRepvitDetectionMeta *) gst_buffer_get_meta (buffer,
+      GST_REPVIT_DETECTION_META_API_TYPE);
+}
+
+/**
  * gst_buffer_add_repvit_detection_meta:
  * @buffer: a writable #GstBuffer
  * @model: model identity, e.g. "m0_9-n nc3 shapes.safetensors" (copied)
@@ -279,4 +293,24 @@ gst_repvit_detection_meta_get (const GstRepvitDetectionMeta * meta, guint index)
   g_return_val_if_fail (index < meta->detections->len, NULL);
 
   return &g_array_index (meta->detections, GstRepvitDetection, index);
+}
+
+/**
+ * gst_repvit_detection_meta_remove:
+ * @meta: a #GstRepvitDetectionMeta
+ * @index: 0 .. gst_repvit_detection_meta_get_count() - 1
+ *
+ * Removes the detection at @index; the detections after it move down one
+ * place, in the same order. The meta's buffer should be writable.
+ *
+ * Returns: %TRUE if @index was in range.
+ */
+gboolean
+gst_repvit_detection_meta_remove (GstRepvitDetectionMeta * meta, guint index)
+{
+  g_return_val_if_fail (meta != NULL, FALSE);
+  g_return_val_if_fail (index < meta->detections->len, FALSE);
+
+  g_array_remove_index (meta->detections, index);
+  return TRUE;
 }

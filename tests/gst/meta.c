@@ -91,6 +91,28 @@ GST_START_TEST (test_add_get)
 
 GST_END_TEST;
 
+GST_START_TEST (test_remove)
+{
+  GstBuffer *buf = buffer_with_meta (16);
+  GstRepvitDetectionMeta *meta = gst_buffer_get_repvit_detection_meta (buf);
+  GstBuffer *bare = gst_buffer_new ();
+
+  fail_unless (gst_buffer_get_repvit_detection_meta (bare) == NULL);
+  gst_buffer_unref (bare);
+
+  /* removing the first moves the second into its place */
+  fail_unless (gst_repvit_detection_meta_remove (meta, 0));
+  fail_unless_equals_int (gst_repvit_detection_meta_get_count (meta), 1);
+  fail_unless_equals_string (gst_repvit_detection_meta_get (meta, 0)->label,
+      dets[1].label);
+  ASSERT_CRITICAL (fail_if (gst_repvit_detection_meta_remove (meta, 1)));
+  fail_unless (gst_repvit_detection_meta_remove (meta, 0));
+  fail_unless_equals_int (gst_repvit_detection_meta_get_count (meta), 0);
+  gst_buffer_unref (buf);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_copy)
 {
   GstBuffer *buf = buffer_with_meta (16), *copy;
@@ -250,6 +272,7 @@ repvitmeta_suite (void)
 
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_add_get);
+  tcase_add_test (tc, test_remove);
   tcase_add_test (tc, test_copy);
   tcase_add_test (tc, test_scale_transform);
   tcase_add_test (tc, test_videoscale);

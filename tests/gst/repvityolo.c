@@ -439,6 +439,7 @@ GST_START_TEST (test_renegotiation)
   GstStructure *info;
   GstBuffer *out;
   GstRepvitDetectionMeta *meta;
+  const GValue *names;
   Core core;
   gint in_w, in_h;
 
@@ -453,6 +454,12 @@ GST_START_TEST (test_renegotiation)
           "input-height", G_TYPE_INT, &in_h, NULL));
   fail_unless_equals_int (in_w, core.in_w);
   fail_unless_equals_int (in_h, core.in_h);
+  /* the golden file's metadata names its 80 classes class0 .. class79 */
+  names = gst_structure_get_value (info, "class-names");
+  fail_unless (names != NULL && GST_VALUE_HOLDS_ARRAY (names));
+  fail_unless_equals_int (gst_value_array_get_size (names), 80);
+  fail_unless_equals_string (g_value_get_string (gst_value_array_get_value
+          (names, 79)), "class79");
   gst_structure_free (info);
   gst_buffer_unref (out);
 

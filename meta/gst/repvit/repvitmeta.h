@@ -13,6 +13,10 @@
  *
  * Boxes are in pixels of the buffer the meta is attached to; the transform
  * function keeps the meta on copies and rescales it through videoscale.
+ *
+ * Include it as <gst/repvit/repvitmeta.h> (pkg-config gstrepvitmeta-1.0).
+ * Python reads and edits the same fields through GObject Introspection
+ * (namespace GstRepvit 1.0, see examples/python/detections.py).
  */
 #ifndef GST_REPVIT_META_H
 #define GST_REPVIT_META_H
@@ -90,8 +94,7 @@ GST_REPVIT_META_API GType gst_repvit_detection_meta_api_get_type (void);
 GST_REPVIT_META_API const GstMetaInfo *gst_repvit_detection_meta_get_info (void);
 #define GST_REPVIT_DETECTION_META_INFO (gst_repvit_detection_meta_get_info ())
 
-#define gst_buffer_get_repvit_detection_meta(b) \
-  ((GstRepvitDetectionMeta *) gst_buffer_get_meta ((b), GST_REPVIT_DETECTION_META_API_TYPE))
+GST_REPVIT_META_API GstRepvitDetectionMeta *gst_buffer_get_repvit_detection_meta (GstBuffer * buffer);
 
 GST_REPVIT_META_API GstRepvitDetectionMeta *gst_buffer_add_repvit_detection_meta (GstBuffer * buffer,
     const gchar * model, guint input_width, guint input_height);
@@ -99,6 +102,8 @@ GST_REPVIT_META_API void gst_repvit_detection_meta_add (GstRepvitDetectionMeta *
     const GstRepvitDetection * detection);
 GST_REPVIT_META_API guint gst_repvit_detection_meta_get_count (const GstRepvitDetectionMeta * meta);
 GST_REPVIT_META_API const GstRepvitDetection *gst_repvit_detection_meta_get (const GstRepvitDetectionMeta * meta,
+    guint index);
+GST_REPVIT_META_API gboolean gst_repvit_detection_meta_remove (GstRepvitDetectionMeta * meta,
     guint index);
 
 G_END_DECLS
