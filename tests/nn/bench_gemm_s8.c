@@ -1,0 +1,89 @@
+/* bench-gemm-s8: one core's rate of the int8 GEMM micro-kernels on a dense
+ * conv's GEMM held in cache (M 64 channels, K 576 = 3x3x64, N 1920 columns
+ * packed once), to set beside tools/bench/peak's vpdpbusd peak; and the rate
+ * of the (scalar) packing. Medians of 9 reps of thread CPU time.
+ *   meson test -C build --benchmark gemm-s8 -v */
+#include "gemm_s8.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+enum { M = 64, K = 576, N = 1920, KQ = (K + 3) / 4, REPS = 9 };
+
+static double
+cpu_s (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int
+cmp_double (const void *a, const void *b)
+{
+  double x = *(const double *) a, y = *(const double *) b;
+  return (x > y) - (x < y);
+}
+
+static void
+run (const rv_s8_kernels *kn)
+{
+  uint8_t *x = malloc ((size_t) K * N);
+  int8_t *w = malloc ((size_t) M * KQ * 4);
+  uint32_t *bp = malloc (sizeof (uint32_t) * ((N + kn->nr - 1) / kn->nr) * KQ * kn->nr);
+  float *y = malloc (sizeof (float) * M * N);
+  for (size_t i = 0; i < (size_t) K * N; i++)
+    x[i] = (uint8_t) (i * 7 + 3);
+  for (size_t i = 0; i < (size_t) M * KQ * 4; i++)
+    w[i] = (int8_t) (i * 5 + 1);
+  double pack_gbs[REPS], gops[REPS];
+  for (int rep = -1; rep < REPS; rep++) {       /* -1: warm-up */
+    double t0 = cpu_s ();
+    kn->pack (x, N, K, 0, N, bp);
+    double t1 = cpu_s ();
+    for (int mb = 0; mb < M; mb += kn->mr) {
+      rv_s8_tile t;
+      for (int r = 0; r < kn->mr; r++) {
+        int m = mb + r < M ? mb + r : M - 1;
+        t.a[r] = w + (size_t) m * KQ * 4;
+        t.scale[r] = 1e-3f;
+        t.bias[r] = 0.5f;
+        t.corr[r] = 0;
+      }
+      for (int p = 0; p < N; p += kn->nr) {
+        for (int r = 0; r < kn->mr; r++)
+          t.c[r] = mb + r < M ? y + (size_t) (mb + r) * N + p : NULL;
+        kn->tile (&t, KQ, bp + (size_t) p * KQ, N - p < kn->nr ? N - p : kn->nr);
+      }
+    }
+    double t2 = cpu_s ();
+    if (rep >= 0) {
+      pack_gbs[rep] = (double) K * N / (t1 - t0) / 1e9;
+      gops[rep] = 2.0 * M * K * N / (t2 - t1) / 1e9;
+    }
+  }
+  qsort (pack_gbs, REPS, sizeof (double), cmp_double);
+  qsort (gops, REPS, sizeof (double), cmp_double);
+  printf ("%s tile %dx%d: M %d K %d N %d: %.1f GOP/s (best %.1f), pack %.2f GB/s, y[1] %g\n",
+      kn->name, kn->mr, kn->nr, M, K, N, gops[REPS / 2], gops[REPS - 1], pack_gbs[REPS / 2],
+      (double) y[1]);
+  free (x);
+  free (w);
+  free (bp);
+  free (y);
+}
+
+int
+main (void)
+{
+  __builtin_cpu_init ();
+  int any = 0;
+  if (__builtin_cpu_supports ("avx512vnni"))
+    run (&rv_s8_avx512vnni), any = 1;
+  if (__builtin_cpu_supports ("avxvnni"))
+    run (&rv_s8_avxvnni), any = 1;
+  if (!any)
+    printf ("SKIP: no AVX512-VNNI or AVX-VNNI on this CPU\n");
+  return any ? 0 : 77;
+}
