@@ -1,9 +1,9 @@
-/* bench-gemm-s8: one core's rate of the int8 GEMM micro-kernels on a dense
+/* bench-gemm-s8: one core's rate of the int8 GEMM (rv_s8_gemm) on a dense
  * conv's GEMM held in cache (M 64 channels, K 576 = 3x3x64, N 1920 columns
  * packed once), to set beside tools/bench/peak's vpdpbusd peak; and the rate
  * of the (scalar) packing. Medians of 9 reps of thread CPU time.
  *   meson test -C build --benchmark gemm-s8 -v */
-#include "gemm_s8.h"
+#include "conv_s8.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,32 +31,22 @@ run (const rv_s8_kernels *kn)
 {
   uint8_t *x = malloc ((size_t) K * N);
   int8_t *w = malloc ((size_t) M * KQ * 4);
-  uint32_t *bp = malloc (sizeof (uint32_t) * ((N + kn->nr - 1) / kn->nr) * KQ * kn->nr);
-  float *y = malloc (sizeof (float) * M * N);
+  uint32_t *bp = malloc (sizeof (uint32_t) * rv_s8_panel_words (kn, K, N));
+  float *y = malloc (sizeof (float) * M * N), scale[M], bias[M];
+  int32_t sum[M] = { 0 };
+  const rv_s8_weights qw = { M, K, w, scale, sum };
   for (size_t i = 0; i < (size_t) K * N; i++)
     x[i] = (uint8_t) (i * 7 + 3);
   for (size_t i = 0; i < (size_t) M * KQ * 4; i++)
     w[i] = (int8_t) (i * 5 + 1);
+  for (int m = 0; m < M; m++)
+    scale[m] = 1.0f, bias[m] = 0.5f;
   double pack_gbs[REPS], gops[REPS];
   for (int rep = -1; rep < REPS; rep++) {       /* -1: warm-up */
     double t0 = cpu_s ();
     kn->pack (x, N, K, 0, N, bp);
     double t1 = cpu_s ();
-    for (int mb = 0; mb < M; mb += kn->mr) {
-      rv_s8_tile t;
-      for (int r = 0; r < kn->mr; r++) {
-        int m = mb + r < M ? mb + r : M - 1;
-        t.a[r] = w + (size_t) m * KQ * 4;
-        t.scale[r] = 1e-3f;
-        t.bias[r] = 0.5f;
-        t.corr[r] = 0;
-      }
-      for (int p = 0; p < N; p += kn->nr) {
-        for (int r = 0; r < kn->mr; r++)
-          t.c[r] = mb + r < M ? y + (size_t) (mb + r) * N + p : NULL;
-        kn->tile (&t, KQ, bp + (size_t) p * KQ, N - p < kn->nr ? N - p : kn->nr);
-      }
-    }
+    rv_s8_gemm (kn, &qw, bias, bp, N, 1e-3f, 0, y, N);
     double t2 = cpu_s ();
     if (rep >= 0) {
       pack_gbs[rep] = (double) K * N / (t1 - t0) / 1e9;

@@ -1,11 +1,12 @@
-/* test-gemm-s8: the int8 GEMM micro-kernels (nn/src/gemm_s8.c) against a
+/* test-gemm-s8: the int8 GEMM (rv_s8_gemm on the micro-kernels of
+ * nn/src/gemm_s8.c) against a
  * double-precision reference that subtracts the zero point from each
  * activation, c = sx sw[m] sum_k (x[k][n] - zx) w[m][k] + bias[m], where the
  * kernels fold it into a per-row correction. Sizes cover K not a multiple of
  * 4, partial tiles in both directions and u8/s8 extremes (255 x -128); the
  * output rows are framed by canaries that must stay untouched. Skips (77)
  * where the CPU has neither AVX512-VNNI nor AVX-VNNI. */
-#include "gemm_s8.h"
+#include "conv_s8.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -33,7 +34,7 @@ check (const rv_s8_kernels *kn, int M, int K, int N, int extremes)
   int8_t *w = calloc ((size_t) M * kq * 4, 1);
   float *sw = malloc (sizeof (float) * M), *bias = malloc (sizeof (float) * M);
   float *y = malloc (sizeof (float) * M * ys);
-  uint32_t *bp = malloc (sizeof (uint32_t) * ((N + kn->nr - 1) / kn->nr) * kq * kn->nr);
+  uint32_t *bp = malloc (sizeof (uint32_t) * rv_s8_panel_words (kn, K, N));
   const float sx = 0.0173f;
   const int zx = (int) (next () % 256);
   for (size_t i = 0; i < (size_t) K * N; i++)
@@ -47,25 +48,13 @@ check (const rv_s8_kernels *kn, int M, int K, int N, int extremes)
   for (size_t i = 0; i < (size_t) M * ys; i++)
     y[i] = -777.0f;
 
+  int32_t *sum = calloc (M, sizeof (int32_t));
+  for (int m = 0; m < M; m++)
+    for (int k = 0; k < K; k++)
+      sum[m] += w[(size_t) m * kq * 4 + k];
+  const rv_s8_weights qw = { M, K, w, sw, sum };
   kn->pack (x, N, K, 0, N, bp);
-  for (int mb = 0; mb < M; mb += kn->mr) {
-    rv_s8_tile t;
-    for (int r = 0; r < kn->mr; r++) {
-      int m = mb + r < M ? mb + r : M - 1;
-      int32_t sum = 0;
-      for (int k = 0; k < K; k++)
-        sum += w[(size_t) m * kq * 4 + k];
-      t.a[r] = w + (size_t) m * kq * 4;
-      t.scale[r] = sx * sw[m];
-      t.bias[r] = bias[m];
-      t.corr[r] = zx * sum;
-    }
-    for (int p = 0; p < N; p += kn->nr) {
-      for (int r = 0; r < kn->mr; r++)
-        t.c[r] = mb + r < M ? y + (size_t) (mb + r) * ys + pad + p : NULL;
-      kn->tile (&t, kq, bp + (size_t) p * kq, N - p < kn->nr ? N - p : kn->nr);
-    }
-  }
+  rv_s8_gemm (kn, &qw, bias, bp, N, sx, zx, y + pad, ys);
 
   int bad = 0;
   for (int m = 0; m < M; m++)
@@ -95,6 +84,7 @@ check (const rv_s8_kernels *kn, int M, int K, int N, int extremes)
   free (bias);
   free (y);
   free (bp);
+  free (sum);
   return bad;
 }
 
