@@ -91,6 +91,24 @@ rv_quantize_u8 (const float *x, size_t n, float scale, int zero, uint8_t *q)
   }
 }
 
+void
+rv_s8_im2col (const uint8_t *x, int cin, int h, int w, int k, int stride,
+    int zx, int ho, int wo, uint8_t *col)
+{
+  const int pad = k / 2;
+  for (int c = 0; c < cin; c++)
+    for (int ky = 0; ky < k; ky++)
+      for (int kx = 0; kx < k; kx++)
+        for (int oy = 0; oy < ho; oy++) {
+          int iy = oy * stride + ky - pad;
+          const uint8_t *src = x + ((size_t) c * h + iy) * w;
+          for (int ox = 0; ox < wo; ox++) {
+            int ix = ox * stride + kx - pad;
+            *col++ = iy >= 0 && iy < h && ix >= 0 && ix < w ? src[ix] : (uint8_t) zx;
+          }
+        }
+}
+
 size_t
 rv_s8_panel_words (const rv_s8_kernels *kn, int K, int N)
 {

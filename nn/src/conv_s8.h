@@ -30,6 +30,13 @@ void rv_u8_params (const float *x, size_t n, float *scale, int *zero);
 void rv_quantize_u8 (const float *x, size_t n, float scale, int zero,
     uint8_t *q);
 
+/* The im2col matrix of a k x k conv (stride, padding k / 2) of the u8
+ * activations x (cin x h x w, zero point zx): K = cin k k rows, in the
+ * order of the weights (channel, ky, kx), of ho x wo columns; taps outside
+ * the image hold zx, the code of 0. */
+void rv_s8_im2col (const uint8_t *x, int cin, int h, int w, int k, int stride,
+    int zx, int ho, int wo, uint8_t *col);
+
 /* y = W x + bias for N columns (a 1x1 conv, or a k x k conv on im2col'ed
  * columns): x the K x N u8 activations (scale sx, zero point zx) packed by
  * kn->pack into rv_s8_panel_words (kn, K, N) words; y cout rows of N floats

@@ -2,9 +2,11 @@
  * file, for test_quant_s8.py, which compares it with PyTorch's quantization.
  *
  *   quant-driver IN.bin OUT.bin
- *       IN: int32 cout, K, N; weights cout x K f32, bias cout f32, x K x N f32.
- *       OUT: f32 sx, int32 zx, weight scales cout f32, weights cout x K s8,
- *       x K x N u8, y = W x + bias cout x N f32.
+ *       IN: int32 cout, cin, k, stride, h, w; weights cout x cin x k x k f32,
+ *       bias cout f32, x cin x h x w f32.
+ *       OUT: f32 sx, int32 zx, weight scales cout f32, weights cout x K s8
+ *       (K = cin k k), x cin x h x w u8, y = conv(x) + bias (padding k / 2)
+ *       cout x ho x wo f32.
  * Exits 77 where the CPU has no int8 kernels. */
 #include "conv_s8.h"
 
@@ -34,25 +36,27 @@ main (int argc, char **argv)
     return 77;
   }
   FILE *in = fopen (argv[1], "rb"), *out = fopen (argv[2], "wb");
-  int32_t dims[3];
+  int32_t d[6];
   if (!in || !out) {
     fprintf (stderr, "quant-driver: cannot open %s\n", in ? argv[2] : argv[1]);
     return 2;
   }
-  io (dims, sizeof dims, in, 0);
-  const int M = dims[0], K = dims[1], N = dims[2];
+  io (d, sizeof d, in, 0);
+  const int M = d[0], cin = d[1], k = d[2], stride = d[3], h = d[4], wd = d[5];
+  const int K = cin * k * k, ho = (h - 1) / stride + 1, wo = (wd - 1) / stride + 1, N = ho * wo;
+  const size_t nx = (size_t) cin * h * wd;
   float *w = malloc (sizeof (float) * M * K), *b = malloc (sizeof (float) * M),
-      *x = malloc (sizeof (float) * K * N), *y = malloc (sizeof (float) * M * N);
-  uint8_t *xq = malloc ((size_t) K * N);
+      *x = malloc (sizeof (float) * nx), *y = malloc (sizeof (float) * M * N);
+  uint8_t *xq = malloc (nx), *col = malloc ((size_t) K * N);
   uint32_t *panels = malloc (sizeof (uint32_t) * rv_s8_panel_words (kn, K, N));
   rv_s8_weights qw;
-  if (!w || !b || !x || !y || !xq || !panels) {
+  if (!w || !b || !x || !y || !xq || !col || !panels) {
     fprintf (stderr, "quant-driver: out of memory\n");
     return 2;
   }
   io (w, sizeof (float) * M * K, in, 0);
   io (b, sizeof (float) * M, in, 0);
-  io (x, sizeof (float) * K * N, in, 0);
+  io (x, sizeof (float) * nx, in, 0);
   if (!rv_s8_weights_init (&qw, w, M, K)) {
     fprintf (stderr, "quant-driver: out of memory\n");
     return 2;
@@ -60,17 +64,18 @@ main (int argc, char **argv)
   float sx;
   int32_t zx;
   int z;
-  rv_u8_params (x, (size_t) K * N, &sx, &z);
+  rv_u8_params (x, nx, &sx, &z);
   zx = z;
-  rv_quantize_u8 (x, (size_t) K * N, sx, zx, xq);
-  kn->pack (xq, N, K, 0, N, panels);
+  rv_quantize_u8 (x, nx, sx, zx, xq);
+  rv_s8_im2col (xq, cin, h, wd, k, stride, zx, ho, wo, col);
+  kn->pack (col, N, K, 0, N, panels);
   rv_s8_gemm (kn, &qw, b, panels, N, sx, zx, y, N);
   io (&sx, sizeof sx, out, 1);
   io (&zx, sizeof zx, out, 1);
   io (qw.scale, sizeof (float) * M, out, 1);
   for (int m = 0; m < M; m++)
     io (qw.q + (size_t) m * ((K + 3) / 4 * 4), K, out, 1);
-  io (xq, (size_t) K * N, out, 1);
+  io (xq, nx, out, 1);
   io (y, sizeof (float) * M * N, out, 1);
   fclose (in);
   if (fclose (out)) {
@@ -83,7 +88,9 @@ main (int argc, char **argv)
   free (x);
   free (y);
   free (xq);
+  free (col);
   free (panels);
-  printf ("%s: cout %d K %d N %d sx %g zx %d\n", kn->name, M, K, N, sx, zx);
+  printf ("%s: cout %d cin %d k %d stride %d %dx%d sx %g zx %d\n", kn->name, M, cin, k,
+      stride, wd, h, sx, zx);
   return 0;
 }
