@@ -30,106 +30,59 @@
  * chain, so none of them is dead. */
 typedef float (*kernel_fn) (long iters);
 
-#define REPEAT12(S) S (0) S (1) S (2) S (3) S (4) S (5) S (6) S (7) S (8) S (9) S (10) S (11)
+#define REPEAT12(S, ...) S (0, __VA_ARGS__) S (1, __VA_ARGS__) S (2, __VA_ARGS__) \
+  S (3, __VA_ARGS__) S (4, __VA_ARGS__) S (5, __VA_ARGS__) S (6, __VA_ARGS__) \
+  S (7, __VA_ARGS__) S (8, __VA_ARGS__) S (9, __VA_ARGS__) S (10, __VA_ARGS__) \
+  S (11, __VA_ARGS__)
+#define DECL(i, vec, set1) vec a##i = set1 (i);
+#define STEP(i, op) op (a##i);
+#define SUM(i, add) s = add (s, a##i);
 
-__attribute__((target ("avx2,fma")))
-static float fp32_fma_256 (long iters)
-{
-#define DECL(i) __m256 a##i = _mm256_set1_ps (1e-3f * (i));
-  REPEAT12 (DECL);
-#undef DECL
-  __m256 x = _mm256_set1_ps (1e-7f), y = _mm256_set1_ps (0.5f);
-  for (long n = 0; n < iters; n++) {
-#define STEP(i) a##i = _mm256_fmadd_ps (x, y, a##i);
-    REPEAT12 (STEP);
-#undef STEP
+/* A kernel: ACC accumulators of type vec from set1 (i), inputs declares the
+ * operands x and y, op (a) is one step of chain a; add and total reduce. */
+#define KERNEL(name, isa, vec, set1, inputs, op, add, total) \
+  __attribute__((target (isa))) static float name (long iters) \
+  { \
+    REPEAT12 (DECL, vec, set1) \
+    inputs; \
+    for (long n = 0; n < iters; n++) { \
+      REPEAT12 (STEP, op) \
+    } \
+    vec s = set1 (0); \
+    REPEAT12 (SUM, add) \
+    return total (s); \
   }
-  __m256 s = _mm256_setzero_ps ();
-#define SUM(i) s = _mm256_add_ps (s, a##i);
-  REPEAT12 (SUM);
-#undef SUM
-  return _mm256_cvtss_f32 (s);
-}
 
-__attribute__((target ("avx512f")))
-static float fp32_fma_512 (long iters)
-{
-#define DECL(i) __m512 a##i = _mm512_set1_ps (1e-3f * (i));
-  REPEAT12 (DECL);
-#undef DECL
-  __m512 x = _mm512_set1_ps (1e-7f), y = _mm512_set1_ps (0.5f);
-  for (long n = 0; n < iters; n++) {
-#define STEP(i) a##i = _mm512_fmadd_ps (x, y, a##i);
-    REPEAT12 (STEP);
-#undef STEP
-  }
-  __m512 s = _mm512_setzero_ps ();
-#define SUM(i) s = _mm512_add_ps (s, a##i);
-  REPEAT12 (SUM);
-#undef SUM
-  return _mm512_reduce_add_ps (s);
-}
+#define FMA256(a) a = _mm256_fmadd_ps (x, y, a)
+KERNEL (fp32_fma_256, "avx2,fma", __m256, _mm256_set1_ps,
+    __m256 x = _mm256_set1_ps (1e-7f); __m256 y = _mm256_set1_ps (0.5f),
+    FMA256, _mm256_add_ps, _mm256_cvtss_f32)
 
-__attribute__((target ("avx512f,avx512bf16")))
-static float bf16_dot_512 (long iters)
-{
-#define DECL(i) __m512 a##i = _mm512_set1_ps (1e-3f * (i));
-  REPEAT12 (DECL);
-#undef DECL
-  __m512bh x = _mm512_cvtne2ps_pbh (_mm512_set1_ps (1e-4f), _mm512_set1_ps (1e-4f));
-  __m512bh y = _mm512_cvtne2ps_pbh (_mm512_set1_ps (0.5f), _mm512_set1_ps (0.5f));
-  for (long n = 0; n < iters; n++) {
-#define STEP(i) a##i = _mm512_dpbf16_ps (a##i, x, y);
-    REPEAT12 (STEP);
-#undef STEP
-  }
-  __m512 s = _mm512_setzero_ps ();
-#define SUM(i) s = _mm512_add_ps (s, a##i);
-  REPEAT12 (SUM);
-#undef SUM
-  return _mm512_reduce_add_ps (s);
-}
+#define FMA512(a) a = _mm512_fmadd_ps (x, y, a)
+KERNEL (fp32_fma_512, "avx512f", __m512, _mm512_set1_ps,
+    __m512 x = _mm512_set1_ps (1e-7f); __m512 y = _mm512_set1_ps (0.5f),
+    FMA512, _mm512_add_ps, _mm512_reduce_add_ps)
+
+#define BF16DOT(a) a = _mm512_dpbf16_ps (a, x, y)
+#define BF16(v) _mm512_cvtne2ps_pbh (_mm512_set1_ps (v), _mm512_set1_ps (v))
+KERNEL (bf16_dot_512, "avx512f,avx512bf16", __m512, _mm512_set1_ps,
+    __m512bh x = BF16 (1e-4f); __m512bh y = BF16 (0.5f),
+    BF16DOT, _mm512_add_ps, _mm512_reduce_add_ps)
 
 /* int32 accumulators wrap: harmless, only the instruction count matters. The steps are
  * inline asm because GCC 12 copies (512-bit) or spills (256-bit) the accumulators of the
  * dpbusd builtins on every trip; "{vex}" picks the AVX-VNNI encoding. */
-__attribute__((target ("avx512f,avx512vnni")))
-static float int8_vnni_512 (long iters)
-{
-#define DECL(i) __m512i a##i = _mm512_set1_epi32 (i);
-  REPEAT12 (DECL);
-#undef DECL
-  __m512i x = _mm512_set1_epi8 (3), y = _mm512_set1_epi8 (-5);
-  for (long n = 0; n < iters; n++) {
-#define STEP(i) __asm__ ("vpdpbusd %2, %1, %0" : "+v" (a##i) : "v" (x), "v" (y));
-    REPEAT12 (STEP);
-#undef STEP
-  }
-  __m512i s = _mm512_setzero_si512 ();
-#define SUM(i) s = _mm512_add_epi32 (s, a##i);
-  REPEAT12 (SUM);
-#undef SUM
-  return (float) _mm512_reduce_add_epi32 (s);
-}
+#define DPBUSD512(a) __asm__ ("vpdpbusd %2, %1, %0" : "+v" (a) : "v" (x), "v" (y))
+#define TOTAL512(s) (float) _mm512_reduce_add_epi32 (s)
+KERNEL (int8_vnni_512, "avx512f,avx512vnni", __m512i, _mm512_set1_epi32,
+    __m512i x = _mm512_set1_epi8 (3); __m512i y = _mm512_set1_epi8 (-5),
+    DPBUSD512, _mm512_add_epi32, TOTAL512)
 
-__attribute__((target ("avx2,avxvnni")))
-static float int8_vnni_256 (long iters)
-{
-#define DECL(i) __m256i a##i = _mm256_set1_epi32 (i);
-  REPEAT12 (DECL);
-#undef DECL
-  __m256i x = _mm256_set1_epi8 (3), y = _mm256_set1_epi8 (-5);
-  for (long n = 0; n < iters; n++) {
-#define STEP(i) __asm__ ("%{vex%} vpdpbusd %2, %1, %0" : "+x" (a##i) : "x" (x), "x" (y));
-    REPEAT12 (STEP);
-#undef STEP
-  }
-  __m256i s = _mm256_setzero_si256 ();
-#define SUM(i) s = _mm256_add_epi32 (s, a##i);
-  REPEAT12 (SUM);
-#undef SUM
-  return (float) _mm256_extract_epi32 (s, 0);
-}
+#define DPBUSD256(a) __asm__ ("%{vex%} vpdpbusd %2, %1, %0" : "+x" (a) : "x" (x), "x" (y))
+#define TOTAL256(s) (float) _mm256_extract_epi32 (s, 0)
+KERNEL (int8_vnni_256, "avx2,avxvnni", __m256i, _mm256_set1_epi32,
+    __m256i x = _mm256_set1_epi8 (3); __m256i y = _mm256_set1_epi8 (-5),
+    DPBUSD256, _mm256_add_epi32, TOTAL256)
 
 struct cpu
 {
