@@ -50,19 +50,37 @@ typedef __m256i vi;
 
 _Static_assert (MR <= RV_S8_MR_MAX, "rv_s8_tile holds RV_S8_MR_MAX rows");
 
+/* Four K rows of 16 columns into 16 quads at a time: interleaving bytes, then
+ * byte pairs, is a 4 x 16 transpose. */
 static void
 pack (const uint8_t *x, size_t xs, int K, int n0, int n, uint32_t *bp)
 {
   const int kq = (K + 3) / 4;
   for (int p = 0; p < n; p += NR, bp += (size_t) kq * NR) {
     int w = n - p < NR ? n - p : NR;
-    memset (bp, 0, sizeof (uint32_t) * kq * NR);
-    for (int k = 0; k < K; k++) {
-      const uint8_t *src = x + (size_t) k * xs + n0 + p;
-      uint32_t *row = bp + (size_t) (k / 4) * NR;
-      for (int j = 0; j < w; j++)
-        row[j] |= (uint32_t) src[j] << (8 * (k % 4));
-    }
+    for (int q = 0; q < kq; q++)
+      for (int j = 0; j < NR; j += 16) {
+        __m128i r[4];
+        for (int i = 0; i < 4; i++) {
+          const uint8_t *src = 4 * q + i < K && j < w
+              ? x + (size_t) (4 * q + i) * xs + n0 + p + j : NULL;
+          uint8_t part[16] = { 0 };
+          if (src && w - j >= 16)
+            r[i] = _mm_loadu_si128 ((const __m128i *) src);
+          else {
+            if (src)
+              memcpy (part, src, w - j);
+            r[i] = _mm_loadu_si128 ((const __m128i *) part);
+          }
+        }
+        __m128i lo01 = _mm_unpacklo_epi8 (r[0], r[1]), hi01 = _mm_unpackhi_epi8 (r[0], r[1]),
+            lo23 = _mm_unpacklo_epi8 (r[2], r[3]), hi23 = _mm_unpackhi_epi8 (r[2], r[3]);
+        __m128i *dst = (__m128i *) (bp + (size_t) q * NR + j);
+        _mm_storeu_si128 (dst, _mm_unpacklo_epi16 (lo01, lo23));
+        _mm_storeu_si128 (dst + 1, _mm_unpackhi_epi16 (lo01, lo23));
+        _mm_storeu_si128 (dst + 2, _mm_unpacklo_epi16 (hi01, hi23));
+        _mm_storeu_si128 (dst + 3, _mm_unpackhi_epi16 (hi01, hi23));
+      }
   }
 }
 
