@@ -69,26 +69,21 @@ rv_s8_weights_clear (rv_s8_weights *qw)
 }
 
 void
-rv_u8_params (const float *x, size_t n, float *scale, int *zero)
+rv_u8_params (const rv_s8_kernels *kn, const float *x, size_t n,
+    float *scale, int *zero)
 {
-  float lo = 0.0f, hi = 0.0f;
-  for (size_t i = 0; i < n; i++) {
-    lo = fminf (lo, x[i]);
-    hi = fmaxf (hi, x[i]);
-  }
+  float lo, hi;
+  kn->range (x, n, &lo, &hi);
   *scale = hi > lo ? (hi - lo) / 255.0f : 1.0f;
   long z = round_even (-lo / *scale);
   *zero = (int) (z < 0 ? 0 : z > 255 ? 255 : z);
 }
 
 void
-rv_quantize_u8 (const float *x, size_t n, float scale, int zero, uint8_t *q)
+rv_quantize_u8 (const rv_s8_kernels *kn, const float *x, size_t n,
+    float scale, int zero, uint8_t *q)
 {
-  const float inv = 1.0f / scale;
-  for (size_t i = 0; i < n; i++) {
-    long v = round_even (x[i] * inv) + zero;
-    q[i] = (uint8_t) (v < 0 ? 0 : v > 255 ? 255 : v);
-  }
+  kn->quantize (x, n, 1.0f / scale, zero, q);
 }
 
 void

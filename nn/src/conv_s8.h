@@ -26,9 +26,10 @@ void rv_s8_weights_clear (rv_s8_weights *qw);
 
 /* u8 scale and zero point for [min(x), max(x)] widened to hold 0 (zero
  * padding and ReLU zeros stay exact); a zero tensor gets scale 1. */
-void rv_u8_params (const float *x, size_t n, float *scale, int *zero);
-void rv_quantize_u8 (const float *x, size_t n, float scale, int zero,
-    uint8_t *q);
+void rv_u8_params (const rv_s8_kernels *kn, const float *x, size_t n,
+    float *scale, int *zero);
+void rv_quantize_u8 (const rv_s8_kernels *kn, const float *x, size_t n,
+    float scale, int zero, uint8_t *q);
 
 /* The im2col matrix of a k x k conv (stride, padding k / 2) of the u8
  * activations x (cin x h x w, zero point zx): K = cin k k rows, in the

@@ -12,6 +12,7 @@
 #include "gemm_s8.h"
 
 #include <immintrin.h>
+#include <math.h>
 #include <string.h>
 
 #if defined(__AVX512VNNI__)
@@ -26,6 +27,17 @@ typedef __m512i vi;
       _mm512_sub_epi32 (acc, _mm512_set1_epi32 (corr))), _mm512_set1_ps (scale), \
       _mm512_set1_ps (bias))
 #define vstore_m(p, v, m) _mm512_mask_storeu_ps (p, (__mmask16) ((1u << (m)) - 1), v)
+typedef __m512 vf;
+#define vloadf _mm512_loadu_ps
+#define vsetf _mm512_set1_ps
+#define vminf _mm512_min_ps
+#define vmaxf _mm512_max_ps
+#define vmulf _mm512_mul_ps
+#define vadd _mm512_add_epi32
+#define vcvt _mm512_cvtps_epi32
+#define vreduce_min _mm512_reduce_min_ps
+#define vreduce_max _mm512_reduce_max_ps
+#define vstore_u8(p, v) _mm_storeu_si128 ((__m128i *) (p), _mm512_cvtepi32_epi8 (v))
 #define KERNELS rv_s8_avx512vnni
 #define NAME "avx512-vnni"
 #elif defined(__AVXVNNI__)
@@ -41,6 +53,31 @@ typedef __m256i vi;
       _mm256_set1_ps (bias))
 #define vstore_m(p, v, m) _mm256_maskstore_ps (p, _mm256_cmpgt_epi32 ( \
       _mm256_set1_epi32 (m), _mm256_setr_epi32 (0, 1, 2, 3, 4, 5, 6, 7)), v)
+typedef __m256 vf;
+#define vloadf _mm256_loadu_ps
+#define vsetf _mm256_set1_ps
+#define vminf _mm256_min_ps
+#define vmaxf _mm256_max_ps
+#define vmulf _mm256_mul_ps
+#define vadd _mm256_add_epi32
+#define vcvt _mm256_cvtps_epi32
+#define vstore_u8(p, v) _mm_storel_epi64 ((__m128i *) (p), _mm_packus_epi16 ( \
+      _mm_packus_epi32 (_mm256_castsi256_si128 (v), _mm256_extracti128_si256 (v, 1)), \
+      _mm_setzero_si128 ()))
+static inline float
+vreduce_min (__m256 v)
+{
+  __m128 m = _mm_min_ps (_mm256_castps256_ps128 (v), _mm256_extractf128_ps (v, 1));
+  m = _mm_min_ps (m, _mm_movehl_ps (m, m));
+  return _mm_cvtss_f32 (_mm_min_ss (m, _mm_shuffle_ps (m, m, 1)));
+}
+static inline float
+vreduce_max (__m256 v)
+{
+  __m128 m = _mm_max_ps (_mm256_castps256_ps128 (v), _mm256_extractf128_ps (v, 1));
+  m = _mm_max_ps (m, _mm_movehl_ps (m, m));
+  return _mm_cvtss_f32 (_mm_max_ss (m, _mm_shuffle_ps (m, m, 1)));
+}
 #define KERNELS rv_s8_avxvnni
 #define NAME "avx-vnni"
 #else
@@ -131,4 +168,41 @@ tile (const rv_s8_tile *t, int kq, const uint32_t *bp, int n)
     }
 }
 
-const rv_s8_kernels KERNELS = { NAME, MR, NR, pack, tile };
+static void
+range (const float *x, size_t n, float *lo, float *hi)
+{
+  vf l = vsetf (0.0f), h = vsetf (0.0f);
+  size_t i = 0;
+  for (; i + VL <= n; i += VL) {
+    l = vminf (vloadf (x + i), l);
+    h = vmaxf (vloadf (x + i), h);
+  }
+  float a = vreduce_min (l), b = vreduce_max (h);
+  for (; i < n; i++) {
+    a = x[i] < a ? x[i] : a;
+    b = x[i] > b ? x[i] : b;
+  }
+  *lo = a;
+  *hi = b;
+}
+
+/* x * inv clamped to the integers [-zero, 255 - zero] (max, min return the
+ * bound for NaN: their second operand), converted in the default rounding
+ * mode (nearest even) */
+static void
+quantize (const float *x, size_t n, float inv, int zero, uint8_t *q)
+{
+  const vf s = vsetf (inv), a = vsetf ((float) -zero), b = vsetf ((float) (255 - zero));
+  const vi z = vset1 (zero);
+  size_t i = 0;
+  for (; i + VL <= n; i += VL)
+    vstore_u8 (q + i, vadd (vcvt (vminf (vmaxf (vmulf (vloadf (x + i), s), a), b)), z));
+  for (; i < n; i++) {
+    float v = x[i] * inv;
+    v = v > -zero ? v : -zero;
+    v = v < 255 - zero ? v : 255 - zero;
+    q[i] = (uint8_t) (lrintf (v) + zero);
+  }
+}
+
+const rv_s8_kernels KERNELS = { NAME, MR, NR, pack, tile, range, quantize };

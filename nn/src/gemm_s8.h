@@ -35,6 +35,11 @@ typedef struct {
       uint32_t *bp);
   /* The tile of one panel bp (kq x nr words); stores the first n columns. */
   void (*tile) (const rv_s8_tile *t, int kq, const uint32_t *bp, int n);
+  /* *lo = min (0, x[i]), *hi = max (0, x[i]) over n floats (NaN ignored). */
+  void (*range) (const float *x, size_t n, float *lo, float *hi);
+  /* q[i] = x[i] * inv rounded to nearest even, plus zero, clamped to
+   * 0..255 (NaN to 0). */
+  void (*quantize) (const float *x, size_t n, float inv, int zero, uint8_t *q);
 } rv_s8_kernels;
 
 #if defined(__x86_64__) || defined(__i386__)

@@ -1,13 +1,14 @@
 /* quant-driver — the int8 path of the C core (conv_s8.h) on data from a
  * file, for test_quant_s8.py, which compares it with PyTorch's quantization.
  *
- *   quant-driver IN.bin OUT.bin
+ *   quant-driver TABLE IN.bin OUT.bin
+ *       TABLE: avx512-vnni or avx-vnni (the kernels' names).
  *       IN: int32 cout, cin, k, stride, h, w; weights cout x cin x k x k f32,
  *       bias cout f32, x cin x h x w f32.
  *       OUT: f32 sx, int32 zx, weight scales cout f32, weights cout x K s8
  *       (K = cin k k), x cin x h x w u8, y = conv(x) + bias (padding k / 2)
  *       cout x ho x wo f32.
- * Exits 77 where the CPU has no int8 kernels. */
+ * Exits 77 where the CPU lacks TABLE's instructions. */
 #include "conv_s8.h"
 
 #include <stdio.h>
@@ -26,19 +27,21 @@ io (void *p, size_t n, FILE *f, int out)
 int
 main (int argc, char **argv)
 {
-  const rv_s8_kernels *kn = rv_s8_kernels_for_cpu ();
-  if (argc != 3) {
-    fprintf (stderr, "usage: quant-driver IN.bin OUT.bin\n");
+  if (argc != 4 || (strcmp (argv[1], "avx512-vnni") && strcmp (argv[1], "avx-vnni"))) {
+    fprintf (stderr, "usage: quant-driver avx512-vnni|avx-vnni IN.bin OUT.bin\n");
     return 2;
   }
-  if (!kn) {
-    printf ("SKIP: no AVX512-VNNI or AVX-VNNI on this CPU\n");
+  const int v512 = !strcmp (argv[1], "avx512-vnni");
+  __builtin_cpu_init ();
+  if (!(v512 ? __builtin_cpu_supports ("avx512vnni") : __builtin_cpu_supports ("avxvnni"))) {
+    printf ("SKIP: no %s on this CPU\n", argv[1]);
     return 77;
   }
-  FILE *in = fopen (argv[1], "rb"), *out = fopen (argv[2], "wb");
+  const rv_s8_kernels *kn = v512 ? &rv_s8_avx512vnni : &rv_s8_avxvnni;
+  FILE *in = fopen (argv[2], "rb"), *out = fopen (argv[3], "wb");
   int32_t d[6];
   if (!in || !out) {
-    fprintf (stderr, "quant-driver: cannot open %s\n", in ? argv[2] : argv[1]);
+    fprintf (stderr, "quant-driver: cannot open %s\n", in ? argv[3] : argv[2]);
     return 2;
   }
   io (d, sizeof d, in, 0);
@@ -64,9 +67,9 @@ main (int argc, char **argv)
   float sx;
   int32_t zx;
   int z;
-  rv_u8_params (x, nx, &sx, &z);
+  rv_u8_params (kn, x, nx, &sx, &z);
   zx = z;
-  rv_quantize_u8 (x, nx, sx, zx, xq);
+  rv_quantize_u8 (kn, x, nx, sx, zx, xq);
   rv_s8_im2col (xq, cin, h, wd, k, stride, zx, ho, wo, col);
   kn->pack (col, N, K, 0, N, panels);
   rv_s8_gemm (kn, &qw, b, panels, N, sx, zx, y, N);
@@ -79,7 +82,7 @@ main (int argc, char **argv)
   io (y, sizeof (float) * M * N, out, 1);
   fclose (in);
   if (fclose (out)) {
-    fprintf (stderr, "quant-driver: cannot write %s\n", argv[2]);
+    fprintf (stderr, "quant-driver: cannot write %s\n", argv[3]);
     return 2;
   }
   rv_s8_weights_clear (&qw);
