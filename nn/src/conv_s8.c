@@ -5,26 +5,6 @@
 #include <math.h>
 #include <stdlib.h>
 
-const rv_s8_kernels *
-rv_s8_kernels_for_cpu (void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_cpu_init ();
-  if (__builtin_cpu_supports ("avx512vnni"))
-    return &rv_s8_avx512vnni;
-  if (__builtin_cpu_supports ("avxvnni"))
-    return &rv_s8_avxvnni;
-#endif
-  return NULL;
-}
-
-/* nearest, ties to even, in the default rounding mode */
-static inline long
-round_even (float v)
-{
-  return lrintf (v);
-}
-
 bool
 rv_s8_weights_init (rv_s8_weights *qw, const float *w, int cout, int K)
 {
@@ -46,7 +26,7 @@ rv_s8_weights_init (rv_s8_weights *qw, const float *w, int cout, int K)
     float s = amax > 0.0f ? amax / 127.0f : 1.0f, inv = 1.0f / s;
     int32_t sum = 0;
     for (int k = 0; k < K; k++) {
-      long v = round_even (row[k] * inv);
+      long v = lrintf (row[k] * inv);   /* nearest even, the default mode */
       v = v < -127 ? -127 : v > 127 ? 127 : v;
       qw->q[(size_t) m * k4 + k] = (int8_t) v;
       sum += (int32_t) v;
@@ -75,7 +55,7 @@ rv_u8_params (const rv_s8_kernels *kn, const float *x, size_t n,
   float lo, hi;
   kn->range (x, n, &lo, &hi);
   *scale = hi > lo ? (hi - lo) / 255.0f : 1.0f;
-  long z = round_even (-lo / *scale);
+  long z = lrintf (-lo / *scale);
   *zero = (int) (z < 0 ? 0 : z > 255 ? 255 : z);
 }
 

@@ -10,9 +10,6 @@
 
 #include <stdbool.h>
 
-/* The kernels for this CPU: AVX512-VNNI, else AVX-VNNI, else NULL. */
-const rv_s8_kernels *rv_s8_kernels_for_cpu (void);
-
 /* The weights of one dense conv, cout x K (K = cin k k), quantized. */
 typedef struct {
   int cout, K;
