@@ -15,20 +15,29 @@
 # For each model: random calibrated weights from the PyTorch reference (tools/make_golden.py,
 # exported to safetensors); per input size the same weights folded (BN into convs, RepVGGDW
 # into one depthwise conv) and exported to ONNX, and ONNX Runtime's output checked against the
-# float64 reference (boxes within 1e-3 of the input size, scores within 1e-3). Then per cell
-# (model, size, threads) the engines run interleaved, repvit, repvit-bf16, ort, torch, repvit, ...,
-# each in its own process: repvit-bench (f32, and --precision bf16: the dense convs in bf16 on
-# AVX512-BF16 CPUs; the table marks the column "f32" where bf16 fell back), ONNX Runtime (onnxruntime-node: intra-op THREADS, inter-op 1,
-# all graph optimizations; tools/bench/ort_run.js) and PyTorch eager on the folded model
-# (torch.set_num_threads(THREADS); tools/bench/torch_bench.py). The roof is OpenBLAS sgemm on
-# a large square product at the same thread count (tools/bench/sgemm_roof.c).
+# float64 reference (boxes within 1e-3 of the input size, scores within 1e-3). The int8 anchor:
+# the folded model with QuantizeLinear/DequantizeLinear around every dense conv (u8 activations,
+# per-tensor scales calibrated on the check input; s8 weights, symmetric per-channel scales;
+# torch_bench.py qdq), which ONNX Runtime runs as int8 convs, its output checked against the
+# same fake-quantized model in PyTorch (mean differences within 0.05). Then per cell
+# (model, size, threads) the engines run interleaved, repvit, repvit-bf16, ort, ort-int8, torch,
+# repvit, ..., each in its own process: repvit-bench (f32, and --precision bf16: the dense convs
+# in bf16 on AVX512-BF16 CPUs; the table marks the column "f32" where bf16 fell back), ONNX
+# Runtime (onnxruntime-node: intra-op THREADS, inter-op 1, all graph optimizations;
+# tools/bench/ort_run.js) on the fp32 and on the QDQ model, and PyTorch eager on the folded model
+# (torch.set_num_threads(THREADS); tools/bench/torch_bench.py). The peaks are those of one core
+# of this CPU per precision (tools/bench/peak.c, built into BUILD; the best of 9 reps, as other
+# processes only ever slow a rep down), times THREADS.
 #
-# Prints one table: median ms per engine, GFLOP/s (2 x MACs / time) and % of roof, peak RSS
-# of each engine process, and the repvit/ORT time ratio; then the mean CPU time per run
+# Prints the CPU (vendor, family, model, name), its per-core peaks and the load average before
+# and after the timings, then one table: median ms per engine, GFLOP/s (2 x MACs / time; GOP/s
+# for ort-int8) and % of the peak of the engine's precision (fp32: 512-bit FMA where the CPU
+# has AVX-512, else 256-bit; bf16: vdpbf16ps; int8: vpdpbusd, 512-bit where present), peak
+# RSS of each engine process, and the repvit/ORT time ratio; then the mean CPU time per run
 # (all threads together), which at one thread stays close to the compute time even when
 # other processes share the cores. Run it on a quiet machine.
 # Needs: /usr/bin/python3 with torch, node + npm (onnxruntime-node goes into
-# tools/bench/node_modules with npm install --ignore-scripts), cc, OpenBLAS, /usr/bin/time.
+# tools/bench/node_modules with npm install --ignore-scripts), /usr/bin/time.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -53,7 +62,6 @@ ninja -C "$build" -j2 >&2
 repvit_bench=$(find "$build" -name repvit-bench -type f -perm -u+x | head -n1)
 [ -n "$repvit_bench" ] || { echo "no repvit-bench under $build" >&2; exit 1; }
 [ -d "$bench/node_modules/onnxruntime-node" ] || (cd "$bench" && npm install --ignore-scripts --no-audit --no-fund >&2)
-cc -O2 -I/usr/include/x86_64-linux-gnu/openblas-pthread "$bench/sgemm_roof.c" -o "$work/sgemm_roof" -lopenblas
 
 # ---- models, ONNX exports, correctness of the ONNX path
 : > "$work/macs.tsv"
@@ -69,18 +77,19 @@ for model in $models; do
       "$stem.in.f32" "$stem.ref.f32"
     node "$bench/ort_run.js" "$stem.onnx" "$size" 1 1 0 "$stem.in.f32" "$stem.ort.f32" > /dev/null
     "$py" "$bench/torch_bench.py" check "$stem.ref.f32" "$stem.ort.f32" "$size" "ort"
+    "$py" "$bench/torch_bench.py" qdq "$work/$model/model.safetensors" "$stem.qdq.onnx" "$size" \
+      "$stem.in.f32" "$stem.fq.f32"
+    node "$bench/ort_run.js" "$stem.qdq.onnx" "$size" 1 1 0 "$stem.in.f32" "$stem.ort-int8.f32" > /dev/null
+    "$py" "$bench/torch_bench.py" check "$stem.fq.f32" "$stem.ort-int8.f32" "$size" "ort-int8" 0.05 mean
     echo "$model $size $("$py" "$bench/torch_bench.py" macs "$work/$model/model.safetensors" "$size")" >> "$work/macs.tsv"
   done
 done
 
-# ---- roof
-: > "$work/roof.tsv"
-for thr in $threads; do
-  line=$("$work/sgemm_roof" "$thr" 2048 5)
-  log "$line"
-  gf=${line#*median_gflops=}
-  echo "$thr ${gf%% *}" >> "$work/roof.tsv"
-done
+# ---- per-core peaks (none where the build has no peak program: not x86)
+if [ -x "$build/tools/bench/peak" ]; then "$build/tools/bench/peak" 9; else echo "cpu none"; fi > "$work/peak.txt"
+cat "$work/peak.txt" >&2
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+load_before=$(load)
 
 # ---- timings, interleaved
 value_of() { sed -n "s/.*$1[_a-z]*[=: ]*\([0-9][0-9.]*\).*/\1/p" "$2" | head -n1; }
@@ -90,12 +99,13 @@ for model in $models; do
     for thr in $threads; do
       log "time $model $size threads $thr"
       for ((r = 0; r < rounds; r++)); do
-        for engine in repvit repvit-bf16 ort torch; do
+        for engine in repvit repvit-bf16 ort ort-int8 torch; do
           case $engine in
             repvit) cmd=("$repvit_bench" --model "$work/$model/model.safetensors" --size "$size" --threads "$thr" --runs "$runs") ;;
             repvit-bf16) cmd=("$repvit_bench" --model "$work/$model/model.safetensors" --size "$size" --threads "$thr" --runs "$runs"
                               --precision bf16) ;;
             ort) cmd=(node "$bench/ort_run.js" "$work/$model/$size.onnx" "$size" "$thr" "$runs" 1) ;;
+            ort-int8) cmd=(node "$bench/ort_run.js" "$work/$model/$size.qdq.onnx" "$size" "$thr" "$runs" 1) ;;
             torch) cmd=(env OMP_NUM_THREADS="$thr" "$py" "$bench/torch_bench.py" run "$work/$model/model.safetensors" "$size" "$thr" "$runs" 1) ;;
           esac
           /usr/bin/time -f %M -o "$work/rss" "${cmd[@]}" > "$work/out" 2> "$work/err" \
@@ -112,4 +122,6 @@ done
 
 echo
 echo "$(basename "$0") -m \"$models\" -s \"$sizes\" -t \"$threads\" -r $rounds -k $runs  ($(date -u +%FT%TZ), $(nproc) cores)"
+echo "$(head -n1 "$work/peak.txt"); load average (1/5/15 min) before timings $load_before, after $(load)"
+echo "per-core peaks, GOP/s (best of 9):" $(sed -n 's/^peak \([^ ]*\) .*best_gops=\([0-9.]*\).*/\1 \2,/p' "$work/peak.txt")
 "$py" "$bench/table.py" "$work"
