@@ -1,0 +1,269 @@
+/* pool.c — the process-wide thread pool; see pool.h.
+ *
+ * Open loops (jobs) sit in a list under one mutex, oldest first. A worker
+ * takes a participant slot of the first job that still has items and slots,
+ * runs items until the job's counter passes its end, and signs off; the
+ * caller, once it finds no item left, unlinks its job (so no one else joins)
+ * and waits for the helpers still inside an item. A job lives on its
+ * caller's stack, so helpers touch it only while the caller waits for them:
+ * they sign off under the mutex, and the caller takes the mutex before it
+ * returns. */
+#include "pool.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <time.h>
+#include <unistd.h>
+
+/* How long an idle worker (and a caller waiting for its helpers) spins before
+ * it sleeps: longer than the serial gap between two layers of a forward
+ * (~2-20 us), short enough that a waiting thread costs the other processes on
+ * the machine little. */
+#define SPIN_NS 50000
+
+typedef struct job {
+  rv_pool_fn fn;
+  void *arg;
+  int n_items, max_slots;
+  atomic_int next_item;
+  atomic_int helpers;           /* signed on and not yet off; changed under the lock */
+  int next_slot;                /* under the lock */
+  bool linked, waiting;         /* under the lock */
+  pthread_cond_t done;          /* helpers reached 0 while the caller waits */
+  struct job *next;
+} job;
+
+static struct {
+  pthread_mutex_t lock;
+  pthread_cond_t work;          /* a job was posted */
+  job *open;                    /* jobs that may take helpers, oldest first */
+  atomic_uint posted;           /* bumped on each post; spinners watch it */
+  int workers, spinning, sleeping;
+  bool started;
+} pool = { .lock = PTHREAD_MUTEX_INITIALIZER, .work = PTHREAD_COND_INITIALIZER };
+
+static _Thread_local bool in_item;
+
+static inline void
+cpu_relax (void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause ();
+#endif
+}
+
+static long long
+now_ns (void)
+{
+  struct timespec t;
+  clock_gettime (CLOCK_MONOTONIC, &t);
+  return t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+/* Spins while busy (p) holds, at most SPIN_NS; whether it stopped holding. */
+static bool
+spin (bool (*busy) (const void *), const void *p)
+{
+  long long t0 = now_ns ();
+  for (int i = 1; busy (p); i++) {
+    cpu_relax ();
+    if (!(i & 63) && now_ns () - t0 > SPIN_NS)
+      return false;
+  }
+  return true;
+}
+
+static bool
+nothing_posted_since (const void *seen)
+{
+  return atomic_load_explicit (&pool.posted, memory_order_relaxed)
+      == *(const unsigned *) seen;
+}
+
+static bool
+helpers_inside (const void *j)
+{
+  return atomic_load_explicit (&((const job *) j)->helpers, memory_order_relaxed);
+}
+
+static void
+run_items (job *j, int slot)
+{
+  in_item = true;
+  for (int i; (i = atomic_fetch_add_explicit (&j->next_item, 1,
+              memory_order_relaxed)) < j->n_items;)
+    j->fn (j->arg, i, slot);
+  in_item = false;
+}
+
+static void
+unlink_job (job *j)
+{
+  for (job **p = &pool.open; *p; p = &(*p)->next)
+    if (*p == j) {
+      *p = j->next;
+      j->linked = false;
+      return;
+    }
+}
+
+/* A slot in the oldest job that still has items and slots; under the lock.
+ * Jobs found full or finished leave the list. */
+static job *
+sign_on (int *slot)
+{
+  while (pool.open) {
+    job *j = pool.open;
+    if (atomic_load_explicit (&j->next_item, memory_order_relaxed) < j->n_items
+        && j->next_slot < j->max_slots) {
+      *slot = j->next_slot++;
+      atomic_fetch_add_explicit (&j->helpers, 1, memory_order_relaxed);
+      if (j->next_slot == j->max_slots)
+        unlink_job (j);
+      return j;
+    }
+    unlink_job (j);
+  }
+  return NULL;
+}
+
+static void *
+worker (void *unused)
+{
+  (void) unused;
+  pthread_mutex_lock (&pool.lock);
+  for (;;) {
+    int slot;
+    job *j = sign_on (&slot);
+    if (j) {
+      pthread_mutex_unlock (&pool.lock);
+      run_items (j, slot);
+      pthread_mutex_lock (&pool.lock);
+      if (atomic_fetch_sub_explicit (&j->helpers, 1, memory_order_release) == 1
+          && j->waiting)
+        pthread_cond_signal (&j->done);
+      continue;
+    }
+    unsigned seen = atomic_load_explicit (&pool.posted, memory_order_relaxed);
+    pool.spinning++;
+    pthread_mutex_unlock (&pool.lock);
+    bool posted = spin (nothing_posted_since, &seen);
+    pthread_mutex_lock (&pool.lock);
+    pool.spinning--;
+    if (posted)
+      continue;
+    pool.sleeping++;
+    while (atomic_load_explicit (&pool.posted, memory_order_relaxed) == seen)
+      pthread_cond_wait (&pool.work, &pool.lock);
+    pool.sleeping--;
+  }
+  return NULL;
+}
+
+/* fork () keeps only the calling thread: the child starts a pool of its own
+ * on first use. The lock is held across fork so that no job list is caught
+ * half-changed. */
+static void
+fork_prepare (void)
+{
+  pthread_mutex_lock (&pool.lock);
+}
+
+static void
+fork_parent (void)
+{
+  pthread_mutex_unlock (&pool.lock);
+}
+
+static void
+fork_child (void)
+{
+  pthread_mutex_init (&pool.lock, NULL);
+  pthread_cond_init (&pool.work, NULL);
+  pool.open = NULL;
+  pool.workers = pool.spinning = pool.sleeping = 0;
+  pool.started = false;
+}
+
+/* Under the lock. Workers block every signal: those are the application's
+ * threads' business. */
+static void
+start (void)
+{
+  static bool atfork_set;
+  if (!atfork_set)
+    atfork_set = !pthread_atfork (fork_prepare, fork_parent, fork_child);
+  pool.started = true;
+  sigset_t all, old;
+  sigfillset (&all);
+  pthread_sigmask (SIG_SETMASK, &all, &old);
+  for (int i = rv_pool_cpus () - 1; i > 0; i--) {
+    pthread_t t;
+    if (pthread_create (&t, NULL, worker, NULL))
+      break;
+    pthread_setname_np (t, "repvit-pool");
+    pthread_detach (t);
+    pool.workers++;
+  }
+  pthread_sigmask (SIG_SETMASK, &old, NULL);
+}
+
+int
+rv_pool_cpus (void)
+{
+  cpu_set_t set;
+  if (!sched_getaffinity (0, sizeof set, &set) && CPU_COUNT (&set) > 0)
+    return CPU_COUNT (&set);
+  long n = sysconf (_SC_NPROCESSORS_ONLN);
+  return n > 0 ? (int) n : 1;
+}
+
+int
+rv_pool_for (int n_items, rv_pool_fn fn, void *arg, int max_threads)
+{
+  if (in_item)
+    return -1;
+  job j = { .fn = fn, .arg = arg, .n_items = n_items, .next_slot = 1 };
+  if (n_items > 1 && max_threads != 1) {
+    pthread_mutex_lock (&pool.lock);
+    if (!pool.started)
+      start ();
+    int slots = max_threads <= 0 || max_threads > pool.workers + 1
+        ? pool.workers + 1 : max_threads;
+    j.max_slots = slots < n_items ? slots : n_items;
+    if (j.max_slots > 1) {
+      pthread_cond_init (&j.done, NULL);
+      job **p = &pool.open;
+      while (*p)
+        p = &(*p)->next;
+      *p = &j;
+      j.linked = true;
+      atomic_fetch_add_explicit (&pool.posted, 1, memory_order_relaxed);
+      /* spinning workers see the post themselves */
+      int wake = j.max_slots - 1 - pool.spinning;
+      for (wake = wake < pool.sleeping ? wake : pool.sleeping; wake > 0; wake--)
+        pthread_cond_signal (&pool.work);
+    }
+    pthread_mutex_unlock (&pool.lock);
+  }
+  run_items (&j, 0);
+  if (j.max_slots <= 1)
+    return 0;
+  pthread_mutex_lock (&pool.lock);
+  if (j.linked)
+    unlink_job (&j);
+  if (atomic_load_explicit (&j.helpers, memory_order_relaxed)) {
+    pthread_mutex_unlock (&pool.lock);
+    spin (helpers_inside, &j);
+    pthread_mutex_lock (&pool.lock);
+    j.waiting = true;
+    while (atomic_load_explicit (&j.helpers, memory_order_acquire))
+      pthread_cond_wait (&j.done, &pool.lock);
+  }
+  pthread_mutex_unlock (&pool.lock);
+  pthread_cond_destroy (&j.done);
+  return 0;
+}
