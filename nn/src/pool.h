@@ -2,10 +2,9 @@
  * of the core. One set of nproc - 1 workers, started on first use, serves all
  * contexts and all calling threads. A loop is a fork-join over n items: the
  * calling thread always takes part, and idle workers join it (at most
- * max_threads participants in all), each claiming one item at a time from a
- * shared counter; so a loop never waits for a worker that is busy elsewhere
- * (the caller does what nobody else takes), only for the items already
- * claimed. Idle workers spin for a few tens of microseconds (the gap between
+ * max_threads participants in all, and 64), each claiming one item at a
+ * time; so a loop never waits for a worker that is busy elsewhere (the
+ * caller does what nobody else takes), only for the items already claimed. Idle workers spin for a few tens of microseconds (the gap between
  * two layers) and then sleep on a condition variable, so they leave the cores
  * to other processes. */
 #ifndef RV_POOL_H
