@@ -437,7 +437,9 @@ rv_ctx_free (rv_ctx *ctx)
 void
 rv_ctx_set_threads (rv_ctx *ctx, int n_threads)
 {
-  if (n_threads <= 0)           /* the pool hands out what is free */
+  /* the pool hands out what is free, never more than its size: the
+   * per-thread scratch need not be planned for more */
+  if (n_threads <= 0 || n_threads > rv_pool_cpus ())
     n_threads = rv_pool_cpus ();
   int old = ctx->nt, w = ctx->in_w, h = ctx->in_h;
   ctx->nt = n_threads;

@@ -31,7 +31,7 @@
  * enough that a waiting thread costs the other processes little. */
 #define SPIN_NS 50000
 
-#define MAX_SLOTS 64            /* participants in one loop, at most */
+#define MAX_SLOTS 64            /* participants in one loop, at most: rv_pool_cpus () */
 
 typedef struct job {
   rv_pool_fn fn;
@@ -249,10 +249,10 @@ int
 rv_pool_cpus (void)
 {
   cpu_set_t set;
-  if (!sched_getaffinity (0, sizeof set, &set) && CPU_COUNT (&set) > 0)
-    return CPU_COUNT (&set);
   long n = sysconf (_SC_NPROCESSORS_ONLN);
-  return n > 0 ? (int) n : 1;
+  if (!sched_getaffinity (0, sizeof set, &set) && CPU_COUNT (&set) > 0)
+    n = CPU_COUNT (&set);
+  return n < 1 ? 1 : n > MAX_SLOTS ? MAX_SLOTS : (int) n;
 }
 
 int
@@ -268,7 +268,6 @@ rv_pool_for (int n_items, rv_pool_fn fn, void *arg, int max_threads)
       start ();
     int slots = max_threads <= 0 || max_threads > pool.workers + 1
         ? pool.workers + 1 : max_threads;
-    slots = slots < MAX_SLOTS ? slots : MAX_SLOTS;
     j.max_slots = slots < n_items ? slots : n_items;
     for (int p = 1; p < j.max_slots; p++)
       atomic_init (&j.part_next[p], part_start (&j, p));

@@ -23,7 +23,8 @@ typedef void (*rv_pool_fn) (void *arg, int item, int slot);
  * with the outer loop's). */
 int rv_pool_for (int n_items, rv_pool_fn fn, void *arg, int max_threads);
 
-/* CPUs this process may run on (its affinity mask): the pool's size. */
+/* The pool's size, the most participants a loop can have: the CPUs this
+ * process may run on (its affinity mask), at most 64. */
 int rv_pool_cpus (void);
 
 #endif
