@@ -99,7 +99,8 @@ static void
 gemm_item (void *arg, int item, int slot)
 {
   const gemm_job *g = arg;
-  const int n0 = item * GEMM_COLS, n1 = g->n - n0 < GEMM_COLS ? g->n : n0 + GEMM_COLS;
+  const int n0 = item * GEMM_COLS;
+  const int n1 = g->n - n0 < GEMM_COLS ? g->n : n0 + GEMM_COLS;
   const rv_conv *cv = g->cv;
   (void) slot;
   cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, cv->cout, n1 - n0,
@@ -431,8 +432,9 @@ attn_scores_item (void *arg, int item, int slot)
       j->scale, j->q, j->ld, j->k + n0, j->ld, 0.0f, j->scores + n0, j->n);
 }
 
-/* Rows n0 .. n1 of the scores to A = softmax, then y[:, n0:n1] += v A[n0:n1, :]^T
- * (the rows need every column of the scores: a second loop). */
+/* Rows n0 .. n1 of the scores to A = softmax, then
+ * y[:, n0:n1] += v A[n0:n1, :]^T (the rows need every column of the scores:
+ * a second loop). */
 static void
 attn_output_item (void *arg, int item, int slot)
 {
@@ -451,7 +453,8 @@ attn_output_item (void *arg, int item, int slot)
       row[c] /= sum;
   }
   cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, j->hd, n1 - n0, n,
-      1.0f, j->v, j->ld, j->scores + (size_t) n0 * n, n, 1.0f, j->y + n0, j->ldy);
+      1.0f, j->v, j->ld, j->scores + (size_t) n0 * n, n, 1.0f, j->y + n0,
+      j->ldy);
 }
 
 void

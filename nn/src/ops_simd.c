@@ -6,9 +6,9 @@
  *
  * Convolutions are GEMMs on register tiles of MR output channels x NR pixels:
  * the B panel (input pixels x NR, im2col'ed on the fly for k x k convs) is
- * packed into the scratch of the pool slot (pool.h) that runs the chunk, the weights are read in place, and the
- * bias, activation and residual are applied to the tile in registers, so each
- * output is written once. The residual FFN x + c1(act(c0(x))) runs both GEMMs
+ * packed into the scratch of the pool slot (pool.h) that runs the chunk, the
+ * weights are read in place, and the bias, activation and residual are
+ * applied to the tile in registers, so each output is written once. The residual FFN x + c1(act(c0(x))) runs both GEMMs
  * on one column chunk without writing the hidden activation out.
  *
  * bf16 (convs with w16): the panels hold pairs of K rows interleaved, each
@@ -481,7 +481,8 @@ static void
 conv_gemm_item (void *arg, int item, int slot)
 {
   const gemm_job *j = arg;
-  const int n0 = item / j->parts * j->nc, n = j->N - n0 < j->nc ? j->N - n0 : j->nc;
+  const int n0 = item / j->parts * j->nc;
+  const int n = j->N - n0 < j->nc ? j->N - n0 : j->nc;
   /* part p of the channels, in multiples of MR */
   const int mp = ((j->cv->cout + j->parts - 1) / j->parts + MR - 1) / MR * MR;
   const int m0 = item % j->parts * mp;

@@ -31,14 +31,14 @@
  * enough that a waiting thread costs the other processes little. */
 #define SPIN_NS 50000
 
-#define MAX_SLOTS 64            /* participants in one loop, at most: rv_pool_cpus () */
+#define MAX_SLOTS 64            /* participants in a loop, at most */
 
 typedef struct job {
   rv_pool_fn fn;
   void *arg;
   int n_items, max_slots;
   atomic_int part_next[MAX_SLOTS];      /* next item of each part */
-  atomic_int helpers;           /* signed on and not yet off; changed under the lock */
+  atomic_int helpers;           /* signed on, not off yet; changed under lock */
   uint64_t slots;               /* taken, under the lock */
   bool linked, waiting;         /* under the lock */
   pthread_cond_t done;          /* helpers reached 0 while the caller waits */
@@ -52,7 +52,8 @@ static struct {
   atomic_uint posted;           /* bumped on each post; spinners watch it */
   int workers, spinning, sleeping;
   bool started;
-} pool = { .lock = PTHREAD_MUTEX_INITIALIZER, .work = PTHREAD_COND_INITIALIZER };
+} pool = { .lock = PTHREAD_MUTEX_INITIALIZER,
+  .work = PTHREAD_COND_INITIALIZER };
 
 static _Thread_local bool in_item;
 
@@ -95,7 +96,8 @@ nothing_posted_since (const void *seen)
 static bool
 helpers_inside (const void *j)
 {
-  return atomic_load_explicit (&((const job *) j)->helpers, memory_order_relaxed);
+  return atomic_load_explicit (&((const job *) j)->helpers,
+      memory_order_relaxed);
 }
 
 /* The first item of part p. */
@@ -147,7 +149,8 @@ sign_on (int self, int *slot)
 {
   while (pool.open) {
     job *j = pool.open;
-    uint64_t all = j->max_slots == 64 ? ~0ull : (1ull << j->max_slots) - 1;
+    uint64_t all = j->max_slots == MAX_SLOTS ? ~0ull
+        : (1ull << j->max_slots) - 1;
     if (j->slots != all && items_left (j)) {
       int s = self;
       if (s >= j->max_slots || j->slots >> s & 1)
@@ -236,7 +239,8 @@ start (void)
   pthread_sigmask (SIG_SETMASK, &all, &old);
   for (int i = rv_pool_cpus () - 1; i > 0; i--) {
     pthread_t t;
-    if (pthread_create (&t, NULL, worker, (void *) (intptr_t) (pool.workers + 1)))
+    void *self = (void *) (intptr_t) (pool.workers + 1);
+    if (pthread_create (&t, NULL, worker, self))
       break;
     pthread_setname_np (t, "repvit-pool");
     pthread_detach (t);

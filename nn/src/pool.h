@@ -4,9 +4,10 @@
  * calling thread always takes part, and idle workers join it (at most
  * max_threads participants in all, and 64), each claiming one item at a
  * time; so a loop never waits for a worker that is busy elsewhere (the
- * caller does what nobody else takes), only for the items already claimed. Idle workers spin for a few tens of microseconds (the gap between
- * two layers) and then sleep on a condition variable, so they leave the cores
- * to other processes. */
+ * caller does what nobody else takes), only for the items already claimed.
+ * Idle workers spin for a few tens of microseconds (longer than the gap
+ * between two layers) and then sleep on a condition variable, so they leave
+ * the cores to other processes. */
 #ifndef RV_POOL_H
 #define RV_POOL_H
 
