@@ -19,7 +19,7 @@ mkdir -p "$out/corpus"
 # once per instruction set, as nn/meson.build does.
 sources=(nn/src/*.c tests/fuzz/fuzz_loader.c)
 if [ ! -x "$out/fuzz-loader" ] || [ -n "$(find "${sources[@]}" nn/include nn/src/*.h -newer "$out/fuzz-loader")" ]; then
-  cflags=(-g -O1 -std=c11 -D_GNU_SOURCE -fopenmp -fsanitize=fuzzer-no-link,address,undefined
+  cflags=(-g -O1 -std=c11 -D_GNU_SOURCE -pthread -fsanitize=fuzzer-no-link,address,undefined
     -fno-sanitize-recover=undefined -Inn/include -Inn/src $(pkg-config --cflags openblas))
   objects=()
   for isa in "avx2:-mavx2 -mfma" "avx512:-mavx512f -mfma" \

@@ -154,7 +154,11 @@ typedef struct rv_ctx rv_ctx;
 rv_status rv_ctx_init (rv_model *model, int n_threads, rv_ctx **out,
     char *err, size_t err_size);   /* takes a model reference */
 void rv_ctx_free (rv_ctx *ctx);
-/* n_threads <= 0 means one per online CPU; at most RV_MAX_THREADS. */
+/* At most n_threads threads per forward, the calling one included, taken
+ * from one thread pool that every context in the process shares: workers
+ * busy with another context's forward are not waited for. n_threads <= 0
+ * means whatever is free, up to one per CPU this process may run on. Idle
+ * workers spin for about 50 us, then sleep. Outputs do not depend on it. */
 void rv_ctx_set_threads (rv_ctx *ctx, int n_threads);
 /* Plans and allocates the arena for this input size (multiples of 32). A no-op
  * when the size is unchanged. */

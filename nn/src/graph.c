@@ -21,7 +21,6 @@
 #include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define ARENA_ALIGN 64
 #define MAX_FREE 64
@@ -447,12 +446,10 @@ rv_ctx_free (rv_ctx *ctx)
 void
 rv_ctx_set_threads (rv_ctx *ctx, int n_threads)
 {
-  if (n_threads <= 0)
-    n_threads = (int) sysconf (_SC_NPROCESSORS_ONLN);
-  if (n_threads < 1)
-    n_threads = 1;
-  if (n_threads > RV_MAX_THREADS)
-    n_threads = RV_MAX_THREADS;
+  /* the pool hands out what is free, never more than its size: the
+   * per-thread scratch need not be planned for more */
+  if (n_threads <= 0 || n_threads > rv_pool_cpus ())
+    n_threads = rv_pool_cpus ();
   int old = ctx->nt, w = ctx->in_w, h = ctx->in_h;
   ctx->nt = n_threads;
   if (ctx->arena && n_threads != old) {   /* the kernels' scratch depends on nt */
@@ -592,7 +589,7 @@ rv_ctx_forward (rv_ctx *ctx)
 {
   if (!ctx || !ctx->arena)
     return RV_ERR_ARG;
-  openblas_set_num_threads (1);  /* our OpenMP team splits the GEMMs */
+  openblas_set_num_threads (1);  /* our pool splits the GEMMs */
   rv_graph g = { .m = ctx->model, .in_w = ctx->in_w, .in_h = ctx->in_h,
     .nt = ctx->nt, .base = ctx->arena, .cap = ctx->arena_size,
     .w16 = ctx->w16 };

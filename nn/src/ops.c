@@ -4,13 +4,16 @@
 
 #include <cblas.h>
 #include <math.h>
-#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <threads.h>
 
 #define IM2COL_TILE (1u << 19)    /* floats per im2col tile (2 MiB) */
+/* Columns per item of the GEMMs that go through OpenBLAS: fixed, so that it
+ * sees the same calls, and sums the same way, at any thread count. */
+#define GEMM_COLS 256
+#define ATTN_COLS 32
 
 /* expf for |x| < 88 within ~1 ulp (Cephes polynomial), branch-free so that
  * loops over it vectorize. */
@@ -79,32 +82,47 @@ epilogue (float *y, int n, float b, rv_act act, const float *res)
 #undef EPILOGUE
 }
 
-/* Columns n0 .. n1 of y = act(W x + b) (+ res) from element start on; x is
- * K x n with row stride ldx. OpenBLAS runs single-threaded inside our OpenMP
- * team, so two thread pools never compete for the cores. */
+/* y = act(W x + b) (+ res) for the n columns of y from element start on; x
+ * is K x n with row stride ldx. */
+typedef struct {
+  const rv_conv *cv;
+  int kk, ldx, n;
+  const float *x;
+  rv_tensor y;
+  size_t start;
+  const rv_tensor *res;
+} gemm_job;
+
+/* Columns [item GEMM_COLS, + GEMM_COLS). OpenBLAS runs single-threaded under
+ * our pool, so two thread pools never compete for the cores. */
 static void
-gemm_epilogue (const rv_conv *cv, int kk, const float *x, int ldx, rv_tensor y,
-    size_t start, int n0, int n1, const rv_tensor *res)
+gemm_item (void *arg, int item, int slot)
 {
-  if (n1 <= n0)
-    return;
-  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, cv->cout, n1 - n0, kk,
-      1.0f, cv->w, kk, x + n0, ldx, 0.0f, y.d + start + n0, (int) y.cs);
+  const gemm_job *g = arg;
+  const int n0 = item * GEMM_COLS;
+  const int n1 = g->n - n0 < GEMM_COLS ? g->n : n0 + GEMM_COLS;
+  const rv_conv *cv = g->cv;
+  (void) slot;
+  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, cv->cout, n1 - n0,
+      g->kk, 1.0f, cv->w, g->kk, g->x + n0, g->ldx, 0.0f,
+      g->y.d + g->start + n0, (int) g->y.cs);
   for (int c = 0; c < cv->cout; c++)
-    epilogue (y.d + c * y.cs + start + n0, n1 - n0, cv->b[c], cv->act,
-        res ? res->d + c * res->cs + start + n0 : NULL);
+    epilogue (g->y.d + c * g->y.cs + g->start + n0, n1 - n0, cv->b[c], cv->act,
+        g->res ? g->res->d + c * g->res->cs + g->start + n0 : NULL);
+}
+
+static void
+gemm_epilogue (const gemm_job *g, int nt)
+{
+  rv_pool_for ((g->n + GEMM_COLS - 1) / GEMM_COLS, gemm_item, (void *) g, nt);
 }
 
 static void
 conv_1x1 (const rv_conv *cv, rv_tensor x, rv_tensor y, const rv_tensor *res,
     int nt)
 {
-#pragma omp parallel num_threads(nt)
-  {
-    int n0, n1;
-    rv_thread_share (y.h * y.w, 16, &n0, &n1);
-    gemm_epilogue (cv, cv->cin, x.d, (int) x.cs, y, 0, n0, n1, res);
-  }
+  gemm_job g = { cv, cv->cin, (int) x.cs, y.h * y.w, x.d, y, 0, res };
+  gemm_epilogue (&g, nt);
 }
 
 static int
@@ -124,78 +142,105 @@ conv_scratch (const rv_conv *cv, int w_in, int h_out, int w_out, int nt)
   return (size_t) cv->cin * cv->k * cv->k * w_out * im2col_rows (cv, h_out, w_out);
 }
 
+/* Row r (input channel, ky, kx) of the im2col matrix of output rows
+ * y0 .. y0 + nr. */
+typedef struct {
+  const rv_conv *cv;
+  rv_tensor x, y;
+  float *col;
+  int y0, nr;
+} im2col_job;
+
+static void
+im2col_item (void *arg, int r, int slot)
+{
+  const im2col_job *j = arg;
+  const int k = j->cv->k, s = j->cv->stride, p = k / 2, w = j->y.w;
+  const int ci = r / (k * k), ky = r / k % k, kx = r % k;
+  const rv_tensor x = j->x;
+  const float *src = x.d + ci * x.cs;
+  float *dst = j->col + (size_t) r * j->nr * w;
+  (void) slot;
+  for (int oy = 0; oy < j->nr; oy++, dst += w) {
+    int iy = (j->y0 + oy) * s - p + ky;
+    if (iy < 0 || iy >= x.h) {
+      memset (dst, 0, (size_t) w * sizeof *dst);
+      continue;
+    }
+    const float *row = src + (size_t) iy * x.w;
+    for (int ox = 0; ox < w; ox++) {
+      int ix = ox * s - p + kx;
+      dst[ox] = ix >= 0 && ix < x.w ? row[ix] : 0.0f;
+    }
+  }
+}
+
 /* Dense k x k conv: im2col of a band of output rows, then one GEMM writing
  * that band of every output channel in place (ldc = channel stride). */
 static void
 conv_im2col (const rv_conv *cv, rv_tensor x, rv_tensor y, const rv_tensor *res,
     float *col, int nt)
 {
-  const int k = cv->k, s = cv->stride, p = k / 2, kk = cv->cin * k * k;
-  const int rows = im2col_rows (cv, y.h, y.w);
+  const int kk = cv->cin * cv->k * cv->k, rows = im2col_rows (cv, y.h, y.w);
   for (int y0 = 0; y0 < y.h; y0 += rows) {
     int nr = y.h - y0 < rows ? y.h - y0 : rows, n = nr * y.w;
-#pragma omp parallel num_threads(nt)
-    {
-#pragma omp for schedule(static)
-      for (int r = 0; r < kk; r++) {
-        int ci = r / (k * k), ky = r / k % k, kx = r % k;
-        const float *src = x.d + ci * x.cs;
-        float *dst = col + (size_t) r * n;
-        for (int oy = 0; oy < nr; oy++, dst += y.w) {
-          int iy = (y0 + oy) * s - p + ky;
-          if (iy < 0 || iy >= x.h) {
-            memset (dst, 0, (size_t) y.w * sizeof *dst);
-            continue;
-          }
-          const float *row = src + (size_t) iy * x.w;
-          for (int ox = 0; ox < y.w; ox++) {
-            int ix = ox * s - p + kx;
-            dst[ox] = ix >= 0 && ix < x.w ? row[ix] : 0.0f;
-          }
-        }
-      }
-      int n0, n1;
-      rv_thread_share (n, 16, &n0, &n1);
-      gemm_epilogue (cv, kk, col, n, y, (size_t) y0 * y.w, n0, n1, res);
-    }
+    im2col_job ij = { cv, x, y, col, y0, nr };
+    rv_pool_for (kk, im2col_item, &ij, nt);
+    gemm_job g = { cv, kk, n, n, col, y, (size_t) y0 * y.w, res };
+    gemm_epilogue (&g, nt);
   }
 }
 
-/* Depthwise 3x3, padding 1, stride 1 or 2: per output row, each tap adds
- * over the range of columns where it lands inside the input. */
+/* A per-channel op's arguments. */
+typedef struct {
+  const rv_conv *cv;
+  rv_tensor x, y;
+  const rv_tensor *res;
+} channel_job;
+
+/* Depthwise 3x3, padding 1, stride 1 or 2, of channel c: per output row,
+ * each tap adds over the range of columns where it lands inside the input. */
+static void
+dw3x3_item (void *arg, int c, int slot)
+{
+  const channel_job *j = arg;
+  const rv_conv *cv = j->cv;
+  const rv_tensor x = j->x, y = j->y, *res = j->res;
+  const int s = cv->stride;
+  (void) slot;
+  const float *src = x.d + c * x.cs, *k = cv->w + c * 9;
+  float *dst = y.d + c * y.cs;
+  for (int oy = 0; oy < y.h; oy++) {
+    float *o = dst + (size_t) oy * y.w;
+    memset (o, 0, (size_t) y.w * sizeof *o);
+    for (int ky = 0; ky < 3; ky++) {
+      int iy = oy * s - 1 + ky;
+      if (iy < 0 || iy >= x.h)
+        continue;
+      for (int kx = 0; kx < 3; kx++) {
+        const float *in = src + (size_t) iy * x.w - 1 + kx, wv = k[ky * 3 + kx];
+        int lo = kx == 0 ? 1 : 0, hi = x.w - kx < 0 ? -1 : (x.w - kx) / s;
+        if (hi > y.w - 1)
+          hi = y.w - 1;
+        if (s == 1)
+          for (int ox = lo; ox <= hi; ox++)
+            o[ox] += wv * in[ox];
+        else
+          for (int ox = lo; ox <= hi; ox++)
+            o[ox] += wv * in[ox * s];
+      }
+    }
+    epilogue (o, y.w, cv->b[c], cv->act,
+        res ? res->d + c * res->cs + (size_t) oy * y.w : NULL);
+  }
+}
+
 static void
 conv_dw3x3 (const rv_conv *cv, rv_tensor x, rv_tensor y, const rv_tensor *res,
     int nt)
 {
-  const int s = cv->stride;
-#pragma omp parallel for num_threads(nt) schedule(static)
-  for (int c = 0; c < y.c; c++) {
-    const float *src = x.d + c * x.cs, *k = cv->w + c * 9;
-    float *dst = y.d + c * y.cs;
-    for (int oy = 0; oy < y.h; oy++) {
-      float *o = dst + (size_t) oy * y.w;
-      memset (o, 0, (size_t) y.w * sizeof *o);
-      for (int ky = 0; ky < 3; ky++) {
-        int iy = oy * s - 1 + ky;
-        if (iy < 0 || iy >= x.h)
-          continue;
-        for (int kx = 0; kx < 3; kx++) {
-          const float *in = src + (size_t) iy * x.w - 1 + kx, wv = k[ky * 3 + kx];
-          int lo = kx == 0 ? 1 : 0, hi = x.w - kx < 0 ? -1 : (x.w - kx) / s;
-          if (hi > y.w - 1)
-            hi = y.w - 1;
-          if (s == 1)
-            for (int ox = lo; ox <= hi; ox++)
-              o[ox] += wv * in[ox];
-          else
-            for (int ox = lo; ox <= hi; ox++)
-              o[ox] += wv * in[ox * s];
-        }
-      }
-      epilogue (o, y.w, cv->b[c], cv->act,
-          res ? res->d + c * res->cs + (size_t) oy * y.w : NULL);
-    }
-  }
+  channel_job j = { cv, x, y, res };
+  rv_pool_for (y.c, dw3x3_item, &j, nt);
 }
 
 static void
@@ -263,71 +308,153 @@ rv_se_gate (const rv_se *se, float *scratch)
   }
 }
 
+void
+rv_se_run (const rv_se *se, rv_tensor x, float *scratch, int nt,
+    rv_pool_fn mean, rv_pool_fn scale)
+{
+  rv_se_job j = { x, scratch };
+  rv_pool_for (se->c, mean, &j, nt);
+  rv_se_gate (se, scratch);
+  rv_pool_for (se->c, scale, &j, nt);
+}
+
+static void
+se_mean_item (void *arg, int c, int slot)
+{
+  const rv_se_job *j = arg;
+  const int n = j->x.h * j->x.w;
+  double sum = 0;
+  (void) slot;
+  for (int i = 0; i < n; i++)
+    sum += j->x.d[c * j->x.cs + i];
+  j->gate[c] = (float) (sum / n);
+}
+
+static void
+se_scale_item (void *arg, int c, int slot)
+{
+  const rv_se_job *j = arg;
+  const int n = j->x.h * j->x.w;
+  (void) slot;
+  for (int i = 0; i < n; i++)
+    j->x.d[c * j->x.cs + i] *= j->gate[c];
+}
+
 static void
 squeeze_excite (const rv_se *se, rv_tensor x, float *scratch, int nt)
 {
-  const int n = x.h * x.w;
-#pragma omp parallel for num_threads(nt) schedule(static)
-  for (int c = 0; c < se->c; c++) {
-    double sum = 0;
-    for (int i = 0; i < n; i++)
-      sum += x.d[c * x.cs + i];
-    scratch[c] = (float) (sum / n);
-  }
-  rv_se_gate (se, scratch);
-#pragma omp parallel for num_threads(nt) schedule(static)
-  for (int c = 0; c < se->c; c++)
-    for (int i = 0; i < n; i++)
-      x.d[c * x.cs + i] *= scratch[c];
+  rv_se_run (se, x, scratch, nt, se_mean_item, se_scale_item);
 }
 
 /* 5x5 max, stride 1, padding 2, separably: the column maxima of each output
  * row go to the output row, then the row maxima replace them in place (the
  * two values left of the current one are kept aside). Channels are shared
- * out, so the SPPF's chain of three pools stays with each thread. */
-void
-rv_maxpool5 (rv_tensor x, rv_tensor y, int nt)
+ * out. */
+static void
+maxpool5_item (void *arg, int c, int slot)
 {
-#pragma omp parallel for num_threads(nt) schedule(static)
-  for (int c = 0; c < x.c; c++) {
-    const float *src = x.d + c * x.cs;
-    for (int oy = 0; oy < x.h; oy++) {
-      int y0 = oy < 2 ? 0 : oy - 2, y1 = oy + 2 < x.h ? oy + 2 : x.h - 1;
-      float *d = y.d + c * y.cs + (size_t) oy * x.w;
-      memcpy (d, src + (size_t) y0 * x.w, (size_t) x.w * sizeof *d);
-      for (int iy = y0 + 1; iy <= y1; iy++)
-        for (int ox = 0; ox < x.w; ox++)
-          d[ox] = src[(size_t) iy * x.w + ox] > d[ox] ? src[(size_t) iy * x.w + ox] : d[ox];
-      float left2 = -INFINITY, left1 = -INFINITY;
-      for (int ox = 0; ox < x.w; ox++) {
-        float v = d[ox], m = left2 > left1 ? left2 : left1;
-        for (int ix = ox; ix <= ox + 2 && ix < x.w; ix++)
-          m = d[ix] > m ? d[ix] : m;
-        left2 = left1;
-        left1 = v;
-        d[ox] = m;
-      }
+  const channel_job *j = arg;
+  const rv_tensor x = j->x, y = j->y;
+  const float *src = x.d + c * x.cs;
+  (void) slot;
+  for (int oy = 0; oy < x.h; oy++) {
+    int y0 = oy < 2 ? 0 : oy - 2, y1 = oy + 2 < x.h ? oy + 2 : x.h - 1;
+    float *d = y.d + c * y.cs + (size_t) oy * x.w;
+    memcpy (d, src + (size_t) y0 * x.w, (size_t) x.w * sizeof *d);
+    for (int iy = y0 + 1; iy <= y1; iy++)
+      for (int ox = 0; ox < x.w; ox++)
+        d[ox] = src[(size_t) iy * x.w + ox] > d[ox] ? src[(size_t) iy * x.w + ox] : d[ox];
+    float left2 = -INFINITY, left1 = -INFINITY;
+    for (int ox = 0; ox < x.w; ox++) {
+      float v = d[ox], m = left2 > left1 ? left2 : left1;
+      for (int ix = ox; ix <= ox + 2 && ix < x.w; ix++)
+        m = d[ix] > m ? d[ix] : m;
+      left2 = left1;
+      left1 = v;
+      d[ox] = m;
     }
   }
 }
 
-/* Nearest 2x; shares of the input rows, as the GEMMs share columns. */
+void
+rv_maxpool5 (rv_tensor x, rv_tensor y, int nt)
+{
+  channel_job j = { NULL, x, y, NULL };
+  rv_pool_for (x.c, maxpool5_item, &j, nt);
+}
+
+/* Nearest 2x, one channel an item. */
+static void
+upsample2_item (void *arg, int c, int slot)
+{
+  const channel_job *j = arg;
+  const rv_tensor x = j->x, y = j->y;
+  (void) slot;
+  for (int iy = 0; iy < x.h; iy++) {
+    const float *src = x.d + c * x.cs + (size_t) iy * x.w;
+    float *d0 = y.d + c * y.cs + (size_t) 2 * iy * y.w, *d1 = d0 + y.w;
+    for (int ix = 0; ix < x.w; ix++)
+      d0[2 * ix] = d0[2 * ix + 1] = src[ix];
+    memcpy (d1, d0, (size_t) y.w * sizeof *d1);
+  }
+}
+
 void
 rv_upsample2 (rv_tensor x, rv_tensor y, int nt)
 {
-#pragma omp parallel num_threads(nt)
-  {
-    int r0, r1;
-    rv_thread_share (x.h, 1, &r0, &r1);
-    for (int c = 0; c < x.c; c++)
-      for (int iy = r0; iy < r1; iy++) {
-        const float *src = x.d + c * x.cs + (size_t) iy * x.w;
-        float *d0 = y.d + c * y.cs + (size_t) 2 * iy * y.w, *d1 = d0 + y.w;
-        for (int ix = 0; ix < x.w; ix++)
-          d0[2 * ix] = d0[2 * ix + 1] = src[ix];
-        memcpy (d1, d0, (size_t) y.w * sizeof *d1);
-      }
+  channel_job j = { NULL, x, y, NULL };
+  rv_pool_for (x.c, upsample2_item, &j, nt);
+}
+
+/* One head of the attention: q, k, v rows of n pixels (stride ld). */
+typedef struct {
+  const float *q, *k, *v;
+  int ld, n, kd, hd, ldy;
+  float scale, *scores, *y;
+} attn_job;
+
+static void
+attn_cols (const attn_job *j, int item, int *n0, int *n1)
+{
+  *n0 = item * ATTN_COLS;
+  *n1 = j->n - *n0 < ATTN_COLS ? j->n : *n0 + ATTN_COLS;
+}
+
+/* scores[:, n0:n1] = q^T k[:, n0:n1] */
+static void
+attn_scores_item (void *arg, int item, int slot)
+{
+  const attn_job *j = arg;
+  int n0, n1;
+  (void) slot;
+  attn_cols (j, item, &n0, &n1);
+  cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, j->n, n1 - n0, j->kd,
+      j->scale, j->q, j->ld, j->k + n0, j->ld, 0.0f, j->scores + n0, j->n);
+}
+
+/* Rows n0 .. n1 of the scores to A = softmax, then
+ * y[:, n0:n1] += v A[n0:n1, :]^T (the rows need every column of the scores:
+ * a second loop). */
+static void
+attn_output_item (void *arg, int item, int slot)
+{
+  const attn_job *j = arg;
+  const int n = j->n;
+  int n0, n1;
+  (void) slot;
+  attn_cols (j, item, &n0, &n1);
+  for (int i = n0; i < n1; i++) {
+    float *row = j->scores + (size_t) i * n, m = -INFINITY, sum = 0;
+    for (int c = 0; c < n; c++)
+      m = row[c] > m ? row[c] : m;
+    for (int c = 0; c < n; c++)
+      sum += row[c] = fast_expf (row[c] - m);
+    for (int c = 0; c < n; c++)
+      row[c] /= sum;
   }
+  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, j->hd, n1 - n0, n,
+      1.0f, j->v, j->ld, j->scores + (size_t) n0 * n, n, 1.0f, j->y + n0,
+      j->ldy);
 }
 
 void
@@ -335,7 +462,7 @@ rv_attention (const rv_psa *p, rv_tensor qkv, rv_tensor y, float *scores,
     int nt)
 {
   const int n = y.h * y.w, kd = p->key_dim, hd = p->head_dim;
-  const float scale = 1.0f / sqrtf ((float) kd);
+  const int items = (n + ATTN_COLS - 1) / ATTN_COLS;
   for (int h = 0; h < p->heads; h++) {
     const float *q = qkv.d + (size_t) h * (2 * kd + hd) * qkv.cs;
     const float *k = q + kd * qkv.cs, *v = k + kd * qkv.cs;
@@ -346,39 +473,28 @@ rv_attention (const rv_psa *p, rv_tensor qkv, rv_tensor y, float *scores,
     pe.w += (size_t) h * hd * 9;
     pe.b += (size_t) h * hd;
     conv_dw3x3 (&pe, vh, yh, NULL, nt);
-#pragma omp parallel num_threads(nt)
-    {
-      int n0, n1;
-      rv_thread_share (n, 16, &n0, &n1);
-      if (n1 > n0)                /* scores[:, n0:n1] = q^T k[:, n0:n1] */
-        cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, n, n1 - n0, kd,
-            scale, q, (int) qkv.cs, k + n0, (int) qkv.cs, 0.0f, scores + n0, n);
-#pragma omp barrier
-#pragma omp for schedule(static)
-      for (int i = 0; i < n; i++) {
-        float *row = scores + (size_t) i * n, m = -INFINITY, sum = 0;
-        for (int j = 0; j < n; j++)
-          m = row[j] > m ? row[j] : m;
-        for (int j = 0; j < n; j++)
-          sum += row[j] = fast_expf (row[j] - m);
-        for (int j = 0; j < n; j++)
-          row[j] /= sum;
-      }
-      if (n1 > n0)                /* yh[:, n0:n1] += v A[n0:n1, :]^T */
-        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, hd, n1 - n0, n,
-            1.0f, v, (int) qkv.cs, scores + (size_t) n0 * n, n, 1.0f,
-            yh.d + n0, (int) y.cs);
-    }
+    attn_job j = { q, k, v, (int) qkv.cs, n, kd, hd, (int) y.cs,
+      1.0f / sqrtf ((float) kd), scores, yh.d };
+    rv_pool_for (items, attn_scores_item, &j, nt);
+    rv_pool_for (items, attn_output_item, &j, nt);
   }
 }
 
-void
-rv_dfl_decode (rv_tensor box, float stride, float *out, int anchors, int a0,
-    int nt)
+/* DFL box decode of one row of anchors. */
+typedef struct {
+  rv_tensor box;
+  float stride, *out;
+  int anchors, a0;
+} dfl_job;
+
+static void
+dfl_item (void *arg, int row, int slot)
 {
-  const int n = box.h * box.w;
-#pragma omp parallel for num_threads(nt) schedule(static)
-  for (int i = 0; i < n; i++) {
+  const dfl_job *j = arg;
+  const rv_tensor box = j->box;
+  const float stride = j->stride;
+  (void) slot;
+  for (int i = row * box.w; i < (row + 1) * box.w; i++) {
     float d[4];
     for (int side = 0; side < 4; side++) {
       const float *l = box.d + (size_t) side * 16 * box.cs + i;
@@ -394,12 +510,20 @@ rv_dfl_decode (rv_tensor box, float stride, float *out, int anchors, int a0,
     }
     float ax = (float) (i % box.w) + 0.5f, ay = (float) (i / box.w) + 0.5f;
     float x1 = ax - d[0], y1 = ay - d[1], x2 = ax + d[2], y2 = ay + d[3];
-    float *o = out + a0 + i;
+    float *o = j->out + j->a0 + i;
     o[0] = (x1 + x2) * 0.5f * stride;
-    o[(size_t) anchors] = (y1 + y2) * 0.5f * stride;
-    o[(size_t) 2 * anchors] = (x2 - x1) * stride;
-    o[(size_t) 3 * anchors] = (y2 - y1) * stride;
+    o[(size_t) j->anchors] = (y1 + y2) * 0.5f * stride;
+    o[(size_t) 2 * j->anchors] = (x2 - x1) * stride;
+    o[(size_t) 3 * j->anchors] = (y2 - y1) * stride;
   }
+}
+
+void
+rv_dfl_decode (rv_tensor box, float stride, float *out, int anchors, int a0,
+    int nt)
+{
+  dfl_job j = { box, stride, out, anchors, a0 };
+  rv_pool_for (box.h, dfl_item, &j, nt);
 }
 
 /* ---- kernel table --------------------------------------------------------- */

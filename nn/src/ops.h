@@ -1,6 +1,7 @@
 /* ops.h — internal: the kernels. NCHW, batch 1, f32 (the dense convs also
- * in bf16, see rv_conv.w16). Each op is one function; nt is the number of
- * threads for our loops. The convolutions go through a table of kernels
+ * in bf16, see rv_conv.w16). Each op is one function; nt is the most
+ * threads its loops take from the pool (pool.h), and the number of slots
+ * of per-thread scratch. The convolutions go through a table of kernels
  * chosen once for this CPU (ops.c: portable C + OpenBLAS; ops_simd.c:
  * AVX-512 with BF16, AVX-512, AVX2); RV_FORCE_PORTABLE=1 keeps the portable
  * one and RV_LOG=1 prints the choice. */
@@ -8,8 +9,7 @@
 #define RV_OPS_H
 
 #include "model.h"
-
-#include <omp.h>
+#include "pool.h"
 
 typedef struct {
   float *d;                   /* channel 0; NULL while measuring */
@@ -17,19 +17,6 @@ typedef struct {
   size_t cs;                  /* floats from one channel to the next */
   size_t off, bytes;          /* arena allocation; bytes = 0 for a view */
 } rv_tensor;
-
-/* The calling thread's share [*i0, *i1) of n items of an OpenMP team, in
- * multiples of q: contiguous and the same in every layer of one size, so a
- * thread mostly reads back what it wrote itself (cores need not share a
- * cache). */
-static inline void
-rv_thread_share (int n, int q, int *i0, int *i1)
-{
-  int t = omp_get_thread_num (), nt = omp_get_num_threads ();
-  int per = ((n + nt - 1) / nt + q - 1) / q * q;
-  *i0 = t * per < n ? t * per : n;
-  *i1 = (t + 1) * per < n ? (t + 1) * per : n;
-}
 
 typedef struct {
   const char *name;
@@ -102,6 +89,15 @@ rv_bf16_round (float f)
   return (uint16_t) ((v.u + 0x7fffu + (v.u >> 16 & 1)) >> 16);
 }
 
+/* Squeeze-excite from two per-channel loops: mean (rv_se_job *, c, slot)
+ * puts channel c's mean into gate[c], then the gate is computed, then scale
+ * multiplies channel c by gate[c]; scratch holds c + r floats. */
+typedef struct {
+  rv_tensor x;
+  float *gate;
+} rv_se_job;
+void rv_se_run (const rv_se *se, rv_tensor x, float *scratch, int nt,
+    rv_pool_fn mean, rv_pool_fn scale);
 /* The squeeze-excite gate: scratch[0 .. c) holds the channel means on entry,
  * sigmoid(fc2(relu(fc1(means)))) on return; scratch holds c + r floats. */
 void rv_se_gate (const rv_se *se, float *scratch);

@@ -6,9 +6,9 @@
  *
  * Convolutions are GEMMs on register tiles of MR output channels x NR pixels:
  * the B panel (input pixels x NR, im2col'ed on the fly for k x k convs) is
- * packed per thread into the scratch, the weights are read in place, and the
- * bias, activation and residual are applied to the tile in registers, so each
- * output is written once. The residual FFN x + c1(act(c0(x))) runs both GEMMs
+ * packed into the scratch of the pool slot (pool.h) that runs the chunk, the
+ * weights are read in place, and the bias, activation and residual are
+ * applied to the tile in registers, so each output is written once. The residual FFN x + c1(act(c0(x))) runs both GEMMs
  * on one column chunk without writing the hidden activation out.
  *
  * bf16 (convs with w16): the panels hold pairs of K rows interleaved, each
@@ -18,7 +18,6 @@
 #include "ops.h"
 
 #include <immintrin.h>
-#include <omp.h>
 #include <string.h>
 
 #if defined(__AVX512F__)
@@ -467,32 +466,48 @@ pack_panels (const rv_conv *cv, rv_tensor x, int wo, int n0, int n, float *bp)
     pack_im2col (cv, x, wo, n0, n, bp);
 }
 
-/* Dense conv (1x1 or k x k) as chunked GEMM. Each thread takes its share of
- * the columns (rv_thread_share: the same in every layer of one size, so a
- * thread mostly reads what it wrote itself, which matters where cores share
- * no cache); with too few columns to go round, shares of the channels. */
+/* A dense conv (1x1 or k x k) as chunked GEMM: one item per chunk of nc
+ * columns and part of the output channels. */
+typedef struct {
+  const rv_conv *cv;
+  rv_tensor x, y;
+  const rv_tensor *res;
+  float *scratch;
+  size_t per;                   /* scratch floats per slot */
+  int K, N, nc, parts;
+} gemm_job;
+
+static void
+conv_gemm_item (void *arg, int item, int slot)
+{
+  const gemm_job *j = arg;
+  const int n0 = item / j->parts * j->nc;
+  const int n = j->N - n0 < j->nc ? j->N - n0 : j->nc;
+  /* part p of the channels, in multiples of MR */
+  const int mp = ((j->cv->cout + j->parts - 1) / j->parts + MR - 1) / MR * MR;
+  const int m0 = item % j->parts * mp;
+  const int m1 = m0 + mp < j->cv->cout ? m0 + mp : j->cv->cout;
+  if (m0 >= m1)
+    return;
+  float *bp = j->scratch + j->per * slot;
+  pack_panels (j->cv, j->x, j->y.w, n0, n, bp);
+  gemm_chunk (j->cv, j->K, bp, m0, m1, n, j->y.d, j->y.cs, n0, j->res, 0);
+}
+
+/* With too few chunks to go round, the channels are parted as well (each
+ * part packs the same panels). */
 static void
 conv_gemm (const rv_conv *cv, rv_tensor x, rv_tensor y, const rv_tensor *res,
     float *scratch, int nt)
 {
   const int K = cv->cin * cv->k * cv->k, kw = panel_words (cv), N = y.h * y.w;
   const int nc = chunk_cols (kw, N, nt), chunks = (N + nc - 1) / nc;
-  const int by_channel = chunks < 2 * nt && cv->cout >= 4 * MR;
-  const size_t per = (conv_scratch_per_thread (cv, y.h, y.w, nt) + 15) & ~(size_t) 15;
-#pragma omp parallel num_threads(nt)
-  {
-    int q0 = 0, q1 = N, m0 = 0, m1 = cv->cout;
-    if (by_channel)
-      rv_thread_share (cv->cout, MR, &m0, &m1);
-    else
-      rv_thread_share (N, NR, &q0, &q1);
-    float *bp = scratch + per * omp_get_thread_num ();
-    for (int n0 = q0; n0 < q1 && m0 < m1; n0 += nc) {
-      int n = q1 - n0 < nc ? q1 - n0 : nc;
-      pack_panels (cv, x, y.w, n0, n, bp);
-      gemm_chunk (cv, K, bp, m0, m1, n, y.d, y.cs, n0, res, 0);
-    }
-  }
+  const int parts = nt > 1 && chunks < 2 * nt && cv->cout >= 4 * MR
+      ? (2 * nt + chunks - 1) / chunks : 1;
+  gemm_job j = { cv, x, y, res, scratch,
+    (conv_scratch_per_thread (cv, y.h, y.w, nt) + 15) & ~(size_t) 15, K, N, nc,
+    parts };
+  rv_pool_for (chunks * parts, conv_gemm_item, &j, nt);
 }
 
 /* ---- residual FFN --------------------------------------------------------- */
@@ -514,26 +529,37 @@ ffn_scratch_per_thread (const rv_conv *c0, int n, int nt)
 /* y = x + c1(c0(x)) for 1x1 convs: per chunk of columns, c0 writes its tiles
  * straight into packed panels that c1 consumes. c0 and c1 both carry w16 or
  * neither does. */
+typedef struct {
+  const rv_conv *c0, *c1;
+  rv_tensor x, y;
+  float *scratch;
+  size_t per;                   /* scratch floats per slot */
+  int N, nc;
+} ffn_job;
+
+static void
+ffn_item (void *arg, int item, int slot)
+{
+  const ffn_job *j = arg;
+  const rv_conv *c0 = j->c0, *c1 = j->c1;
+  const int w0 = panel_words (c0), w1 = hidden_words (c0);
+  const int n0 = item * j->nc, n = j->N - n0 < j->nc ? j->N - n0 : j->nc;
+  float *bp = j->scratch + j->per * slot, *hp = bp + (size_t) w0 * j->nc;
+  pack_panels (c0, j->x, j->x.w, n0, n, bp);
+  gemm_chunk (c0, c0->cin, bp, 0, c0->cout, (n + NR - 1) / NR * NR, hp, w1, 0,
+      NULL, 1);
+  gemm_chunk (c1, c0->cout, hp, 0, c1->cout, n, j->y.d, j->y.cs, n0, &j->x, 0);
+}
+
 static void
 ffn (const rv_conv *c0, const rv_conv *c1, rv_tensor x, rv_tensor y,
     float *scratch, int nt)
 {
-  const int N = x.h * x.w, K0 = c0->cin, K1 = c0->cout;
-  const int w0 = panel_words (c0), w1 = hidden_words (c0);
-  const int nc = chunk_cols (w0 + w1, N, nt);
-  const size_t per = (ffn_scratch_per_thread (c0, N, nt) + 15) & ~(size_t) 15;
-#pragma omp parallel num_threads(nt)
-  {
-    int q0, q1;
-    rv_thread_share (N, NR, &q0, &q1);
-    float *bp = scratch + per * omp_get_thread_num (), *hp = bp + (size_t) w0 * nc;
-    for (int n0 = q0; n0 < q1; n0 += nc) {
-      int n = q1 - n0 < nc ? q1 - n0 : nc;
-      pack_panels (c0, x, x.w, n0, n, bp);
-      gemm_chunk (c0, K0, bp, 0, K1, (n + NR - 1) / NR * NR, hp, w1, 0, NULL, 1);
-      gemm_chunk (c1, K1, hp, 0, c1->cout, n, y.d, y.cs, n0, &x, 0);
-    }
-  }
+  const int N = x.h * x.w;
+  const int nc = chunk_cols (panel_words (c0) + hidden_words (c0), N, nt);
+  ffn_job j = { c0, c1, x, y, scratch,
+    (ffn_scratch_per_thread (c0, N, nt) + 15) & ~(size_t) 15, N, nc };
+  rv_pool_for ((N + nc - 1) / nc, ffn_item, &j, nt);
 }
 
 /* ---- depthwise 3x3 ------------------------------------------------------ */
@@ -570,78 +596,102 @@ dw_scratch_per_thread (int w_in)
   return 4 * (size_t) (w_in + 2 + 2 * VL);   /* three padded rows and a zero row */
 }
 
+typedef struct {
+  const rv_conv *cv;
+  rv_tensor x, y;
+  const rv_tensor *res;
+  float *scratch;
+} dw_job;
+
+/* Channel c, its input rows padded in the slot's scratch. */
+static void
+dw3x3_item (void *arg, int c, int slot)
+{
+  const dw_job *j = arg;
+  const rv_conv *cv = j->cv;
+  const rv_tensor x = j->x, y = j->y, *res = j->res;
+  const int s = cv->stride, rl = x.w + 2 + 2 * VL;
+  const size_t per = (dw_scratch_per_thread (x.w) + 15) & ~(size_t) 15;
+  float *buf = j->scratch + per * slot, *zero = buf + 3 * rl;
+  memset (zero, 0, (size_t) rl * sizeof *zero);
+  int tag[3] = { -1, -1, -1 };
+  const float *src = x.d + c * x.cs;
+  for (int oy = 0; oy < y.h; oy++) {
+    const float *pr[3];
+    for (int ky = 0; ky < 3; ky++) {
+      int iy = oy * s - 1 + ky;
+      if (iy < 0 || iy >= x.h) {
+        pr[ky] = zero;
+        continue;
+      }
+      float *row = buf + (iy % 3) * rl;
+      if (tag[iy % 3] != iy) {
+        row[0] = 0.0f;
+        memcpy (row + 1, src + (size_t) iy * x.w, (size_t) x.w * sizeof *row);
+        memset (row + 1 + x.w, 0, (size_t) (rl - 1 - x.w) * sizeof *row);
+        tag[iy % 3] = iy;
+      }
+      pr[ky] = row;
+    }
+    float *o = y.d + c * y.cs + (size_t) oy * y.w;
+    dw_row (pr, cv->w + c * 9, cv->b[c], s, y.w, cv->act, o);
+    if (res) {
+      const float *r = res->d + c * res->cs + (size_t) oy * y.w;
+      for (int i = 0; i < y.w; i++)
+        o[i] += r[i];
+    }
+  }
+}
+
 static void
 conv_dw3x3 (const rv_conv *cv, rv_tensor x, rv_tensor y, const rv_tensor *res,
     float *scratch, int nt)
 {
-  const int s = cv->stride, rl = x.w + 2 + 2 * VL;
-  const size_t per = (dw_scratch_per_thread (x.w) + 15) & ~(size_t) 15;
-#pragma omp parallel for num_threads(nt) schedule(static)
-  for (int c = 0; c < y.c; c++) {
-    float *buf = scratch + per * omp_get_thread_num (), *zero = buf + 3 * rl;
-    memset (zero, 0, (size_t) rl * sizeof *zero);
-    int tag[3] = { -1, -1, -1 };
-    const float *src = x.d + c * x.cs;
-    for (int oy = 0; oy < y.h; oy++) {
-      const float *pr[3];
-      for (int ky = 0; ky < 3; ky++) {
-        int iy = oy * s - 1 + ky;
-        if (iy < 0 || iy >= x.h) {
-          pr[ky] = zero;
-          continue;
-        }
-        float *row = buf + (iy % 3) * rl;
-        if (tag[iy % 3] != iy) {
-          row[0] = 0.0f;
-          memcpy (row + 1, src + (size_t) iy * x.w, (size_t) x.w * sizeof *row);
-          memset (row + 1 + x.w, 0, (size_t) (rl - 1 - x.w) * sizeof *row);
-          tag[iy % 3] = iy;
-        }
-        pr[ky] = row;
-      }
-      float *o = y.d + c * y.cs + (size_t) oy * y.w;
-      dw_row (pr, cv->w + c * 9, cv->b[c], s, y.w, cv->act, o);
-      if (res) {
-        const float *r = res->d + c * res->cs + (size_t) oy * y.w;
-        for (int i = 0; i < y.w; i++)
-          o[i] += r[i];
-      }
-    }
-  }
+  dw_job j = { cv, x, y, res, scratch };
+  rv_pool_for (y.c, dw3x3_item, &j, nt);
 }
 
 /* ---- squeeze-excite ------------------------------------------------------ */
 
 static void
+se_mean_item (void *arg, int c, int slot)
+{
+  const rv_se_job *sj = arg;
+  const int n = sj->x.h * sj->x.w;
+  (void) slot;
+  const float *p = sj->x.d + c * sj->x.cs;
+  vf acc[4] = { vset1 (0.0f), vset1 (0.0f), vset1 (0.0f), vset1 (0.0f) };
+  int i = 0;
+  for (; i + 4 * VL <= n; i += 4 * VL)
+    for (int j = 0; j < 4; j++)
+      acc[j] = acc[j] + vload (p + i + j * VL);
+  for (; i < n; i += VL)
+    acc[0] = acc[0] + load_n (p + i, n - i < VL ? n - i : VL);
+  float t[VL], sum = 0.0f;
+  vstore (t, (acc[0] + acc[1]) + (acc[2] + acc[3]));
+  for (int j = 0; j < VL; j++)
+    sum += t[j];
+  sj->gate[c] = sum / (float) n;
+}
+
+static void
+se_scale_item (void *arg, int c, int slot)
+{
+  const rv_se_job *sj = arg;
+  const int n = sj->x.h * sj->x.w;
+  (void) slot;
+  float *p = sj->x.d + c * sj->x.cs;
+  vf g = vset1 (sj->gate[c]);
+  for (int i = 0; i < n; i += VL) {
+    int m = n - i < VL ? n - i : VL;
+    store_n (p + i, load_n (p + i, m) * g, m);
+  }
+}
+
+static void
 squeeze_excite (const rv_se *se, rv_tensor x, float *scratch, int nt)
 {
-  const int n = x.h * x.w;
-#pragma omp parallel for num_threads(nt) schedule(static)
-  for (int c = 0; c < se->c; c++) {
-    const float *p = x.d + c * x.cs;
-    vf acc[4] = { vset1 (0.0f), vset1 (0.0f), vset1 (0.0f), vset1 (0.0f) };
-    int i = 0;
-    for (; i + 4 * VL <= n; i += 4 * VL)
-      for (int j = 0; j < 4; j++)
-        acc[j] = acc[j] + vload (p + i + j * VL);
-    for (; i < n; i += VL)
-      acc[0] = acc[0] + load_n (p + i, n - i < VL ? n - i : VL);
-    float t[VL], sum = 0.0f;
-    vstore (t, (acc[0] + acc[1]) + (acc[2] + acc[3]));
-    for (int j = 0; j < VL; j++)
-      sum += t[j];
-    scratch[c] = sum / (float) n;
-  }
-  rv_se_gate (se, scratch);
-#pragma omp parallel for num_threads(nt) schedule(static)
-  for (int c = 0; c < se->c; c++) {
-    float *p = x.d + c * x.cs;
-    vf g = vset1 (scratch[c]);
-    for (int i = 0; i < n; i += VL) {
-      int m = n - i < VL ? n - i : VL;
-      store_n (p + i, load_n (p + i, m) * g, m);
-    }
-  }
+  rv_se_run (se, x, scratch, nt, se_mean_item, se_scale_item);
 }
 
 /* ---- table -------------------------------------------------------------- */

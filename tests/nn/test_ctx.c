@@ -1,8 +1,10 @@
 /* Model / context API on the upstream golden model: reference counting,
- * argument checks, outputs independent of thread count, arena re-planning,
- * file vs memory loading, and no allocation in the per-frame path (malloc is
- * interposed and counted; OpenBLAS's small-matrix kernels allocate inside
- * the library, out of our hands, and are counted apart).
+ * argument checks, outputs byte-identical at any thread count (also with
+ * several contexts of different thread counts running at once on their own
+ * threads, sharing the pool), arena re-planning, file vs memory loading, and
+ * no allocation in the per-frame path (malloc is interposed and counted;
+ * OpenBLAS's small-matrix kernels allocate inside the library, out of our
+ * hands, and are counted apart).
  * Precision: BF16 takes effect exactly where the CPU has AVX512-BF16 (and
  * RV_FORCE_PORTABLE is not set), stays near F32 there and equal to it
  * elsewhere, allocates nothing per frame; back in F32 the output has the
@@ -12,6 +14,8 @@
 #include "repvit.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,21 +29,22 @@ extern void *__libc_malloc (size_t);
 extern void *__libc_calloc (size_t, size_t);
 extern void *__libc_realloc (void *, size_t);
 extern void *__libc_memalign (size_t, size_t);
-static int counting, n_allocs, n_blas_allocs;
+static atomic_int counting, n_allocs, n_blas_allocs;
+static _Thread_local int in_count;     /* dladdr must not count itself */
 
 static void
 count (void *caller)
 {
   Dl_info info;
-  if (!counting)
+  if (!atomic_load (&counting) || in_count)
     return;
-  counting = 0;                 /* dladdr must not count itself */
+  in_count = 1;
   if (dladdr (caller, &info) && info.dli_fname
       && strstr (info.dli_fname, "libopenblas"))
-    n_blas_allocs++;
+    atomic_fetch_add (&n_blas_allocs, 1);
   else
-    n_allocs++;
-  counting = 1;
+    atomic_fetch_add (&n_allocs, 1);
+  in_count = 0;
 }
 
 void *
@@ -81,13 +86,6 @@ posix_memalign (void **p, size_t a, size_t n)
 
 static int failures;
 
-/* 1 vs 3 threads: each run is within the golden tolerance of the reference
- * (boxes 1e-2 px, class scores 1e-4), so within twice that of each other;
- * OpenBLAS's AVX2 sgemm (the portable path) sums a column differently
- * depending on how the columns are split, by up to 0.0125 px / 1.2e-4. */
-#define THREADS_BOX_TOL 2e-2f
-#define THREADS_SCORE_TOL 2e-4f
-
 #define CHECK(cond, ...) do { \
     if (!(cond)) { \
       printf ("FAIL %s:%d: ", __FILE__, __LINE__); \
@@ -126,6 +124,84 @@ run (rv_ctx *ctx, int w, int h, int *n)
   float *copy = malloc ((size_t) *n * sizeof *copy);
   memcpy (copy, out, (size_t) *n * sizeof *copy);
   return copy;
+}
+
+#define CW 320                  /* the concurrent contexts' input */
+#define CH 256
+
+/* One of several contexts run at once, each on its own thread. */
+typedef struct {
+  rv_ctx *ctx;
+  const float *expect;          /* the one-thread output */
+  int n, frames, bad;            /* bad: frames failed or different */
+} concurrent;
+
+static pthread_barrier_t start_counting, stop_counting;
+
+static void *
+concurrent_frames (void *arg)
+{
+  concurrent *c = arg;
+  int rows, anchors;
+  c->bad = rv_ctx_forward (c->ctx) != RV_OK;      /* warm-up */
+  pthread_barrier_wait (&start_counting);
+  for (int f = 0; f < c->frames; f++) {
+    fill_input (c->ctx, CW, CH);
+    c->bad += rv_ctx_forward (c->ctx) != RV_OK
+        || memcmp (rv_ctx_output (c->ctx, &rows, &anchors), c->expect,
+        (size_t) c->n * sizeof *c->expect);
+  }
+  pthread_barrier_wait (&stop_counting);
+  return NULL;
+}
+
+/* Contexts with 1, 2, 3 and the default (0) threads, each on its own thread
+ * at once: every frame gives the bytes of c1's (one thread), and none
+ * allocates once the pool is up. CW x CH: the attention (10x8 pixels)
+ * takes several items. */
+static void
+check_concurrent (rv_model *model, rv_ctx *c1)
+{
+  int n;
+  float *expect = run (c1, CW, CH, &n);
+  if (!expect)
+    return;
+  enum { N = 4 };
+  static const int threads[N] = { 1, 2, 3, 0 };
+  concurrent c[N];
+  pthread_t t[N];
+  char err[256];
+  pthread_barrier_init (&start_counting, NULL, N + 1);
+  pthread_barrier_init (&stop_counting, NULL, N + 1);
+  for (int i = 0; i < N; i++) {
+    c[i] = (concurrent) { NULL, expect, n, 8, 0 };
+    CHECK (rv_ctx_init (model, threads[i], &c[i].ctx, err, sizeof err) == RV_OK
+        && rv_ctx_set_input_size (c[i].ctx, CW, CH, err, sizeof err) == RV_OK,
+        "context %d: %s", i, err);
+    fill_input (c[i].ctx, CW, CH);
+    pthread_create (&t[i], NULL, concurrent_frames, &c[i]);
+  }
+  pthread_barrier_wait (&start_counting);
+#if COUNT_MALLOC
+  n_allocs = 0;
+  counting = 1;
+#endif
+  pthread_barrier_wait (&stop_counting);
+#if COUNT_MALLOC
+  counting = 0;
+  CHECK (n_allocs == 0, "%d allocations in %d concurrent forwards", n_allocs,
+      N * c[0].frames);
+#endif
+  for (int i = 0; i < N; i++) {
+    pthread_join (t[i], NULL);
+    CHECK (c[i].bad == 0, "%d threads, run beside %d other contexts: %d of "
+        "%d forwards failed or differ from one thread's", threads[i], N - 1,
+        c[i].bad, c[i].frames);
+    rv_ctx_free (c[i].ctx);
+  }
+  pthread_barrier_destroy (&start_counting);
+  pthread_barrier_destroy (&stop_counting);
+  free (expect);
 }
 
 static float
@@ -169,8 +245,7 @@ main (int argc, char **argv)
   CHECK (rv_ctx_init (model, 1, &c1, err, sizeof err) == RV_OK, "init");
   CHECK (rv_ctx_init (model, 3, &c3, err, sizeof err) == RV_OK, "init");
   CHECK (rv_ctx_init (mem_model, 1, &cm, err, sizeof err) == RV_OK, "init");
-  rv_model_free (model);        /* the contexts hold their references */
-  rv_model_free (mem_model);
+  rv_model_free (mem_model);    /* the contexts hold their references */
 
   CHECK (rv_ctx_forward (c1) == RV_ERR_ARG, "forward before set_input_size");
   static const int bad[][2] = { { 0, 0 }, { 100, 96 }, { 96, 100 }, { -32, 32 },
@@ -186,11 +261,9 @@ main (int argc, char **argv)
   CHECK (o1 && o3 && om && n == n3 && n == nm, "outputs");
   if (o1 && o3 && om) {
     int boxes = 4 * n / 84;
-    CHECK (max_diff (o1, o3, boxes) < THREADS_BOX_TOL, "boxes of 1 vs 3 "
-        "threads differ by %g", max_diff (o1, o3, boxes));
-    CHECK (max_diff (o1 + boxes, o3 + boxes, n - boxes) < THREADS_SCORE_TOL,
-        "class scores of 1 vs 3 threads differ by %g", max_diff (o1 + boxes,
-            o3 + boxes, n - boxes));
+    CHECK (!memcmp (o1, o3, (size_t) n * sizeof *o1), "1 vs 3 threads: "
+        "boxes differ by %g, class scores by %g", max_diff (o1, o3, boxes),
+        max_diff (o1 + boxes, o3 + boxes, n - boxes));
     CHECK (!memcmp (o1, om, (size_t) n * sizeof *o1),
         "file and memory models differ");
   }
@@ -280,8 +353,7 @@ main (int argc, char **argv)
   CHECK (s1 == RV_OK && s3 == RV_OK, "bf16 per-frame calls");
   rv_ctx_set_threads (c1, 3);   /* re-planned with the bf16 scratch */
   float *ob3 = run (c1, 160, 128, &n2);
-  CHECK (ob && ob3 && max_diff (ob, ob3, boxes) < THREADS_BOX_TOL
-      && max_diff (ob + boxes, ob3 + boxes, n - boxes) < THREADS_SCORE_TOL,
+  CHECK (ob && ob3 && !memcmp (ob, ob3, (size_t) n * sizeof *ob),
       "bf16 with 1 and 3 threads differs");
   rv_ctx_set_threads (c1, 1);
   CHECK (rv_ctx_set_precision (c1, RV_PRECISION_F32, err, sizeof err) == RV_OK
@@ -290,6 +362,8 @@ main (int argc, char **argv)
   CHECK (of && n2 == n && !memcmp (of, o1, (size_t) n * sizeof *o1),
       "f32 output after bf16 differs from the first f32 output");
 
+  check_concurrent (model, c1);
+  rv_model_free (model);
   free (rgb), free (o1), free (o3), free (om), free (again), free (ob), free (ob3),
       free (of);
   rv_ctx_free (c1);
