@@ -5,8 +5,8 @@ ultralytics' LetterBox (scaleup, center, auto = rect mode) on an 8-bit RGB
 image, resized with cv2.resize INTER_LINEAR as LetterBox calls it, 114
 padding, then /255 into a 3 x H x W float32 tensor. YUV 4:2:0 frames are
 converted to 8-bit RGB first (chroma nearest, BT.601/BT.709, limited or full
-range, each value rounded to a whole level), as a decoder -> videoconvert ->
-cv2 pipeline converts before it resizes.
+range, each value rounded to a whole level), then resized, as decode -> convert
+-> cv2 would.
 
     from ref_letterbox import geometry, letterbox, yuv420_to_rgb
     g = geometry(1920, 1080, (640, 640), auto=True)   # in_w 640, in_h 384 ...

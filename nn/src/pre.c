@@ -3,9 +3,10 @@
  * Same pixels as ultralytics' LetterBox on an 8-bit RGB image: cv2.resize
  * INTER_LINEAR bit for bit (the integer arithmetic of OpenCV's vectorized
  * path, SPEC-model.md section 1 "Resize rounding") and 114 padding, then
- * /255. YUV frames are converted to 8-bit RGB first, as a decoder ->
- * videoconvert -> cv2 pipeline would; the conversion runs at the source
- * pixels the filter reads, so no full-size RGB copy is ever made. */
+ * /255. YUV frames are converted to 8-bit RGB first (the textbook
+ * BT.601/BT.709 formula, rounded), then resized, as decode -> convert -> cv2
+ * would; the conversion runs at the source pixels the filter reads, so no
+ * full-size RGB copy is ever made. */
 #include "repvit.h"
 
 #include <math.h>
