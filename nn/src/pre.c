@@ -323,12 +323,13 @@ rv_letterbox_frame (const rv_frame *frame, const rv_letterbox *lb, float *dst)
       for (int c = 0; c < 3; c++) {
         const int16_t *h0 = rc.h[s0][c], *h1 = rc.h[s1][c];
         float *d = dst + c * plane + off;
-        /* cv2's v_mul_hi and rounding shift; the weights are >= 0 and
-         * sum to at most COEF_ONE + 1, so v stays within 0..255. */
+        /* cv2's v_mul_hi (16-bit products' high halves, which the
+         * compiler maps to pmulhw) and rounding shift; the weights are
+         * >= 0 and sum to at most COEF_ONE + 1, so v stays in 0..255. */
         for (int i = 0; i < cols.n; i++) {
-          int32_t v = (((h0[i] * wy[0]) >> 16) + ((h1[i] * wy[1]) >> 16)
-              + 2) >> 2;
-          d[i] = (float) v / 255.0f;
+          int16_t a = (int16_t) ((h0[i] * wy[0]) >> 16);
+          int16_t b = (int16_t) ((h1[i] * wy[1]) >> 16);
+          d[i] = (float) ((a + b + 2) >> 2) / 255.0f;
         }
       }
     }
