@@ -13,6 +13,24 @@
 
 #include "repvitmeta.h"
 
+/* An error ends the stream early: say so instead of a short list. */
+static int
+report_error (GstElement * pipeline)
+{
+  GstBus *bus = gst_element_get_bus (pipeline);
+  GstMessage *msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+  GError *e = NULL;
+
+  gst_object_unref (bus);
+  if (!msg)
+    return 0;
+  gst_message_parse_error (msg, &e, NULL);
+  fprintf (stderr, "meta-dump: %s\n", e->message);
+  g_error_free (e);
+  gst_message_unref (msg);
+  return 1;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -37,8 +55,11 @@ main (int argc, char **argv)
     return 2;
   }
   g_object_set (sink, "sync", FALSE, NULL);
-  gst_element_set_state (pipeline, GST_STATE_PLAYING);
-  while ((sample = gst_app_sink_pull_sample (GST_APP_SINK (sink)))) {
+  /* A failed state change (e.g. a bad model) posts no EOS to wait for;
+   * its error message is reported below. */
+  rc = gst_element_set_state (pipeline, GST_STATE_PLAYING)
+      == GST_STATE_CHANGE_FAILURE;
+  while (!rc && (sample = gst_app_sink_pull_sample (GST_APP_SINK (sink)))) {
     GstRepvitDetectionMeta *meta =
         gst_buffer_get_repvit_detection_meta (gst_sample_get_buffer (sample));
     guint n = meta ? gst_repvit_detection_meta_get_count (meta) : 0;
@@ -52,21 +73,7 @@ main (int argc, char **argv)
     rc |= !meta;
     gst_sample_unref (sample);
   }
-  {
-    /* An error ends the stream early: report it instead of a short list. */
-    GstBus *bus = gst_element_get_bus (pipeline);
-    GstMessage *msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
-
-    if (msg) {
-      GError *e = NULL;
-      gst_message_parse_error (msg, &e, NULL);
-      fprintf (stderr, "meta-dump: %s\n", e->message);
-      g_error_free (e);
-      gst_message_unref (msg);
-      rc = 1;
-    }
-    gst_object_unref (bus);
-  }
+  rc |= report_error (pipeline);
   gst_element_set_state (pipeline, GST_STATE_NULL);
   gst_object_unref (sink);
   gst_object_unref (pipeline);
