@@ -7,6 +7,9 @@ IN is a torch file (a state dict with the spec's names, possibly wrapped under "
 "model" or "state_dict", possibly an nn.Module, possibly with `module.` prefixes; a full
 ultralytics checkpoint when ultralytics is importable) or a safetensors file. Variant,
 scale and nc are inferred from the tensor shapes alone and every tensor is checked.
+imgsz comes from --imgsz, else the checkpoint's train_args, else the model's args; names
+from --names, else the checkpoint; where neither has them a note on stderr says which
+default was used and which flag sets it.
 """
 import argparse
 import json
@@ -20,8 +23,33 @@ sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
 import repvit_yolo as ry  # noqa: E402
 import safetensors_io  # noqa: E402
 
+# Without the training environment, a pickled checkpoint fails on the first module it
+# references: say what provides it. Weights alone need none of them.
+STATE_DICT_RECIPE = ("or, where the checkpoint loads, save its weights alone: torch.save((ckpt.get('ema') or "
+                     "ckpt['model']).float().state_dict(), 'weights.pt'), then export that with --names and --imgsz")
+
+
 class ExportError(Exception):
     pass
+
+
+def _note(msg):
+    print(f"export.py: note: {msg}", file=sys.stderr)
+
+
+def _missing_module_hint(name):
+    top = name.split(".")[0]
+    if top == "ultralytics" and name != top:
+        return (f"{name} is not part of ultralytics itself: it is the code that defined the model's modules "
+                "(e.g. the RepViT backbone) at training time; put that file where it was (the same module path) "
+                "in an ultralytics install")
+    if top == "ultralytics":
+        return "it is provided by ultralytics (pip install ultralytics, the version the model was trained with)"
+    if top == "timm":
+        return ("it is provided by timm (pip install timm), which the RepViT backbone's code imports; "
+                "a stand-in module named timm that defines the classes the checkpoint references also works")
+    return (f"it is the code that defined the model's modules (e.g. the RepViT backbone) at training time; "
+            f"put the directory holding {top} on PYTHONPATH")
 
 
 # ---- reading ---------------------------------------------------------------
@@ -40,6 +68,20 @@ def _names_list(names):
     return None
 
 
+def _take_imgsz(info, args, where):
+    """info['imgsz'] from a training-arguments dict or namespace, unless already set.
+    ultralytics' imgsz is an int or an [h, w] list; the spec's imgsz is one size."""
+    if "imgsz" in info or args is None:
+        return
+    v = args.get("imgsz") if isinstance(args, dict) else getattr(args, "imgsz", None)
+    if isinstance(v, (list, tuple)) and len(v) in (1, 2) and len(set(v)) == 1:
+        v = v[0]
+    if isinstance(v, int) and not isinstance(v, bool):
+        info["imgsz"], info["imgsz_from"] = v, where
+    elif v is not None:
+        _note(f"{where} has imgsz {v!r}, not one size; ignored")
+
+
 def read_torch(path):
     """Returns ({name: np.ndarray}, info) where info may hold names, bn_eps, imgsz."""
     import torch
@@ -47,16 +89,13 @@ def read_torch(path):
         # full checkpoints pickle modules; torch >= 2.6 refuses them by default
         obj = torch.load(path, map_location="cpu", weights_only=False)
     except ModuleNotFoundError as e:
-        raise ExportError(f"{path}: pickled objects need module {e.name!r}, which is not importable here "
-                          "(for an ultralytics checkpoint install ultralytics, or save "
-                          "ckpt['model'].state_dict() with torch.save)") from None
+        raise ExportError(f"{path}: pickled objects need module {e.name!r}, which is not importable here: "
+                          f"{_missing_module_hint(e.name or '?')}; {STATE_DICT_RECIPE}") from None
     except Exception as e:
         raise ExportError(f"{path}: not a torch file ({e})") from None
     info = {}
     if isinstance(obj, dict):
-        args = obj.get("train_args") or {}
-        if isinstance(args, dict) and isinstance(args.get("imgsz"), int):
-            info["imgsz"] = args["imgsz"]
+        _take_imgsz(info, obj.get("train_args"), "train_args")
         if "names" in obj:
             info["names"] = _names_list(obj["names"])
         for key in ("ema", "model", "state_dict"):
@@ -66,6 +105,8 @@ def read_torch(path):
     if isinstance(obj, torch.nn.Module):
         if getattr(obj, "names", None) is not None and "names" not in info:
             info["names"] = _names_list(obj.names)
+        # ultralytics keeps the training arguments on the model too (a dict or a namespace)
+        _take_imgsz(info, getattr(obj, "args", None), "the model's args")
         info["bn_eps"] = _bn_eps_of(obj)
         obj = obj.state_dict()
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
@@ -183,10 +224,17 @@ def export(in_path, out_path, fp16=False, names=None, bn_eps=None, imgsz=None):
     variant, scale = infer_variant(tensors), infer_scale(tensors)
     nc = _shape(tensors, "model.15.cv3.0.2.weight", "number of classes")[0]
     check_tensors(tensors, variant, scale, nc)
+    if not names and not info.get("names"):
+        _note(f"{in_path} holds no class names; they will be class0..class{nc - 1} (set them with --names FILE)")
     names = names or info.get("names") or [f"class{i}" for i in range(nc)]
     if len(names) != nc:
         raise ExportError(f"{len(names)} class names for nc={nc}")
     bn_eps = bn_eps if bn_eps is not None else info.get("bn_eps") or 1e-3
+    if imgsz and info.get("imgsz") not in (None, imgsz):
+        _note(f"--imgsz {imgsz} replaces the training size {info['imgsz']} "
+              f"from {info.get('imgsz_from', 'the input')}")
+    if not imgsz and not info.get("imgsz"):
+        _note(f"{in_path} holds no training size; imgsz will be 640 (set it with --imgsz N)")
     imgsz = imgsz or info.get("imgsz") or 640
     if bn_eps <= 0 or imgsz <= 0 or imgsz % 32:
         raise ExportError(f"bad bn_eps {bn_eps} or imgsz {imgsz} (imgsz must be a positive multiple of 32)")

@@ -1,17 +1,18 @@
 #!/usr/bin/python3
-"""Reference letterbox of SPEC-model.md section 1, in numpy, from the spec.
+"""Reference letterbox of SPEC-model.md section 1, as ultralytics runs it.
 
 ultralytics' LetterBox (scaleup, center, auto = rect mode) on an 8-bit RGB
-image, resized as cv2.resize INTER_LINEAR does (half-pixel centres, edge
-clamping, no antialias) but with exact float weights, each value rounded to a
-whole 0..255 level, then /255 into a 3 x H x W float32 tensor. YUV 4:2:0
-frames are converted to 8-bit RGB first (chroma nearest, BT.601/BT.709,
-limited or full range).
+image, resized with cv2.resize INTER_LINEAR as LetterBox calls it, 114
+padding, then /255 into a 3 x H x W float32 tensor. YUV 4:2:0 frames are
+converted to 8-bit RGB first (chroma nearest, BT.601/BT.709, limited or full
+range, each value rounded to a whole level), then resized, as decode -> convert
+-> cv2 would.
 
     from ref_letterbox import geometry, letterbox, yuv420_to_rgb
     g = geometry(1920, 1080, (640, 640), auto=True)   # in_w 640, in_h 384 ...
     x = letterbox(rgb, (640, 640), auto=True)         # float32 3 x 384 x 640
 """
+import cv2
 import numpy as np
 
 PAD = 114
@@ -37,31 +38,13 @@ def geometry(frame_w, frame_h, new_shape, auto, stride=32):
                 pad_left=left, pad_top=top, r=r)
 
 
-def _taps(src_n, dst_n):
-    """cv2 INTER_LINEAR source positions: left, right index, right weight."""
-    scale = 1.0 / (dst_n / src_n)
-    f = ((np.arange(dst_n) + 0.5) * scale - 0.5).astype(np.float32)
-    s = np.floor(f).astype(np.int64)
-    f = (f - s).astype(np.float64)
-    f[s < 0] = 0
-    s[s < 0] = 0
-    high = s >= src_n - 1
-    f[high] = 0
-    s[high] = src_n - 1
-    return s, np.minimum(s + 1, src_n - 1), f
-
-
 def resize_linear(img, w, h):
-    """cv2.resize(img, (w, h), interpolation=INTER_LINEAR) of an H x W x C
-    uint8 image, in float with exact weights, rounded half up."""
+    """An H x W x C uint8 image resized to w x h as ultralytics' LetterBox
+    does it: cv2.resize INTER_LINEAR, skipped where the size is already
+    right."""
     if img.shape[1] == w and img.shape[0] == h:
         return img.copy()
-    y0, y1, fy = _taps(img.shape[0], h)
-    x0, x1, fx = _taps(img.shape[1], w)
-    src = img.astype(np.float64)
-    rows = src[y0] * (1 - fy)[:, None, None] + src[y1] * fy[:, None, None]
-    out = rows[:, x0] * (1 - fx)[None, :, None] + rows[:, x1] * fx[None, :, None]
-    return np.clip(np.floor(out + 0.5), 0, 255).astype(np.uint8)
+    return cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def yuv420_to_rgb(y, u, v, matrix):

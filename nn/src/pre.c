@@ -1,9 +1,11 @@
 /* pre.c — letterbox a video frame into the planar float network input.
  *
  * Same pixels as ultralytics' LetterBox on an 8-bit RGB image: cv2.resize
- * INTER_LINEAR (half-pixel centres, 11-bit fixed-point weights, each value
- * rounded to a whole level) and 114 padding, then /255. YUV frames are
- * converted to 8-bit RGB at the source pixels the filter reads, so no
+ * INTER_LINEAR bit for bit (the integer arithmetic of OpenCV's vectorized
+ * path, SPEC-model.md section 1 "Resize rounding") and 114 padding, then
+ * /255. YUV frames are converted to 8-bit RGB first (the textbook
+ * BT.601/BT.709 formula, rounded), then resized, as decode -> convert -> cv2
+ * would; the conversion runs at the source pixels the filter reads, so no
  * full-size RGB copy is ever made. */
 #include "repvit.h"
 
@@ -13,7 +15,7 @@ enum {
   COEF_BITS = 11,                 /* cv2's INTER_RESIZE_COEF_BITS */
   COEF_ONE = 1 << COEF_BITS,
   CHUNK = 256,                    /* output columns per tap table */
-  LUT_BITS = 16                   /* YUV -> RGB fixed point */
+  LUT_BITS = 20                   /* YUV -> RGB fixed point (int32 sums) */
 };
 
 #define PAD_VALUE (114 / 255.0f)
@@ -84,22 +86,33 @@ rv_letterbox_geometry (int frame_w, int frame_h, int in_w, int in_h,
   lb->scale = (float) r;
 }
 
-/* cv2's source position for output index i: left sample, right sample and
- * the right one's weight in 1/COEF_ONE. */
+static inline int
+clamp_index (int i, int n)
+{
+  return i < 0 ? 0 : i >= n ? n - 1 : i;
+}
+
+/* cv2's taps for output index i: the two samples (clamped to the source)
+ * and their weights in 1/COEF_ONE, each rounded on its own (saturate_cast
+ * <short>, half to even). cv2 zeroes the outer weight at the borders only
+ * horizontally (edge_weights); vertically it clamps just the rows, which
+ * rounds differently in the final shifts. */
 static void
-tap (double scale, int src_n, int i, int *s0, int *s1, int *w1)
+tap (double scale, int src_n, int i, bool edge_weights, int *s0, int *s1,
+    int16_t w[2])
 {
   float f = (float) ((i + 0.5) * scale - 0.5);
   int s = (int) floorf (f);
 
-  f -= s;
-  if (s < 0)
+  f -= (float) s;
+  if (edge_weights && s < 0)
     s = 0, f = 0;
-  if (s >= src_n - 1)
+  if (edge_weights && s >= src_n - 1)
     s = src_n - 1, f = 0;
-  *s0 = s;
-  *s1 = s + (s < src_n - 1);
-  *w1 = (int) rintf (f * COEF_ONE);
+  *s0 = clamp_index (s, src_n);
+  *s1 = clamp_index (s + 1, src_n);
+  w[0] = (int16_t) lrintf ((1.0f - f) * COEF_ONE);
+  w[1] = (int16_t) lrintf (f * COEF_ONE);
 }
 
 /* Fixed-point YUV -> RGB terms (rounding folded into the luma table). */
@@ -135,12 +148,13 @@ clamp255 (int32_t v)
 }
 
 /* Taps of a chunk of output columns: per output column, where its two samples
- * are and the right one's weight. Packed formats read samples straight from
+ * are and their weights. Packed formats read samples straight from
  * the source row (byte offsets); YUV ones from the distinct source columns
  * xs[0..n_src), converted to RGB once per row (indices into xs). */
 typedef struct {
   int n, n_src;
-  int xs[2 * CHUNK], left[CHUNK], right[CHUNK], w[CHUNK];
+  int xs[2 * CHUNK], left[CHUNK], right[CHUNK];
+  int16_t w[CHUNK][2];
 } columns;
 
 /* Index of source column x in xs. Columns come in non-decreasing order and
@@ -165,9 +179,9 @@ columns_init (columns *cols, int bpp, double scale, int src_w, int x0, int n)
   cols->n_src = 0;
   for (int i = 0; i < n; i++) {
     int s0, s1;
-    tap (scale, src_w, x0 + i, &s0, &s1, &cols->w[i]);
+    tap (scale, src_w, x0 + i, true, &s0, &s1, cols->w[i]);
     cols->left[i] = bpp ? s0 * bpp : source_column (cols, s0);
-    cols->right[i] = bpp ? s1 * bpp : cols->w[i] ? source_column (cols, s1)
+    cols->right[i] = bpp ? s1 * bpp : cols->w[i][1] ? source_column (cols, s1)
         : cols->left[i];
   }
 }
@@ -195,10 +209,11 @@ yuv_row_to_rgb (const rv_frame *f, const yuv_lut *lut, int y,
 }
 
 /* The last two horizontally resized source rows: in upscaling consecutive
- * output rows share them. */
+ * output rows share them. cv2 keeps each value >> 4 as a short (at most
+ * 255 * 2048 >> 4 = 32640) for the vertical pass. */
 typedef struct {
   int y[2];
-  int32_t h[2][3][CHUNK];
+  int16_t h[2][3][CHUNK];
 } row_cache;
 
 /* Slot holding source row y resized; fills the slot not holding row keep. */
@@ -224,9 +239,10 @@ cached_row (row_cache *rc, const rv_frame *f, const yuv_lut *lut,
     ch[0] = rgb[0], ch[1] = rgb[1], ch[2] = rgb[2];
   }
   for (int i = 0; i < cols->n; i++) {
-    int l = cols->left[i], r = cols->right[i], w = cols->w[i];
+    int l = cols->left[i], r = cols->right[i];
+    int w0 = cols->w[i][0], w1 = cols->w[i][1];
     for (int c = 0; c < 3; c++)
-      rc->h[s][c][i] = ch[c][l] * (COEF_ONE - w) + ch[c][r] * w;
+      rc->h[s][c][i] = (int16_t) ((ch[c][l] * w0 + ch[c][r] * w1) >> 4);
   }
   return s;
 }
@@ -298,18 +314,22 @@ rv_letterbox_frame (const rv_frame *frame, const rv_letterbox *lb, float *dst)
         lb->resized_w - x0 < CHUNK ? lb->resized_w - x0 : CHUNK);
     rc.y[0] = rc.y[1] = -1;
     for (int y = 0; y < lb->resized_h; y++) {
-      int y0, y1, wy, s0, s1;
+      int y0, y1, s0, s1;
+      int16_t wy[2];
       size_t off = (size_t) (lb->pad_top + y) * lb->in_w + lb->pad_left + x0;
-      tap (sy, frame->height, y, &y0, &y1, &wy);
+      tap (sy, frame->height, y, false, &y0, &y1, wy);
       s0 = cached_row (&rc, frame, &lut, &cols, y0, y1);
-      s1 = wy ? cached_row (&rc, frame, &lut, &cols, y1, y0) : s0;
+      s1 = wy[1] ? cached_row (&rc, frame, &lut, &cols, y1, y0) : s0;
       for (int c = 0; c < 3; c++) {
-        const int32_t *h0 = rc.h[s0][c], *h1 = rc.h[s1][c];
+        const int16_t *h0 = rc.h[s0][c], *h1 = rc.h[s1][c];
         float *d = dst + c * plane + off;
+        /* cv2's v_mul_hi (16-bit products' high halves, which the
+         * compiler maps to pmulhw) and rounding shift; the weights are
+         * >= 0 and sum to at most COEF_ONE + 1, so v stays in 0..255. */
         for (int i = 0; i < cols.n; i++) {
-          int32_t v = (h0[i] * (COEF_ONE - wy) + h1[i] * wy
-              + (1 << (2 * COEF_BITS - 1))) >> (2 * COEF_BITS);
-          d[i] = (float) v / 255.0f;
+          int16_t a = (int16_t) ((h0[i] * wy[0]) >> 16);
+          int16_t b = (int16_t) ((h1[i] * wy[1]) >> 16);
+          d[i] = (float) ((a + b + 2) >> 2) / 255.0f;
         }
       }
     }
