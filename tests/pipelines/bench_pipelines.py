@@ -94,10 +94,16 @@ def make_clip(path, frames):
         sys.exit("tools/synth.py failed")
 
 
-def median_fps(frames, pipeline, repeat, busy):
+def median_fps(runs, repeat, busy):
+    """frames/s of each (name, frames, pipeline) run: the median of repeat
+    rounds, the runs interleaved in each round so that drifts of the
+    machine spread over all of them."""
+    walls = {name: [] for name, _, _ in runs}
     with Busy(busy):
-        walls = [launch(pipeline)[0] for _ in range(repeat)]
-    return frames / statistics.median(walls)
+        for _ in range(repeat):
+            for name, _, pipeline in runs:
+                walls[name].append(launch(pipeline)[0])
+    return {name: frames / statistics.median(walls[name]) for name, frames, _ in runs}
 
 
 def table(title, header, rows):
@@ -115,12 +121,11 @@ def bench_transcode(args, tmp):
     out = os.path.join(tmp, "out.mp4")
     rows, settings = [], [("default", ""), ("threads=1", "threads=1"), ("threads=2", "threads=2")]
     for busy in [False, True] if args.busy else [False]:
-        fps = {}
-        for name, prop in settings:
-            fps[name] = median_fps(args.frames, f"filesrc location={clip} ! decodebin ! "
-                                   f"videoconvert ! repvityolo model={args.model} {prop} ! "
-                                   "repvitoverlay ! videoconvert ! x264enc speed-preset=veryfast ! "
-                                   f"mp4mux ! filesink location={out}", args.repeat, busy)
+        fps = median_fps([(name, args.frames, f"filesrc location={clip} ! decodebin ! "
+                           f"videoconvert ! repvityolo model={args.model} {prop} ! "
+                           "repvitoverlay ! videoconvert ! x264enc speed-preset=veryfast ! "
+                           f"mp4mux ! filesink location={out}") for name, prop in settings],
+                         args.repeat, busy)
         best = max(fps.values())
         rows.append(["yes > /dev/null" if busy else "idle",
                      *(f"{fps[name]:.1f}" for name, _ in settings),
@@ -133,15 +138,16 @@ def bench_transcode(args, tmp):
 def bench_streams(args):
     rows = []
     for busy in [False, True] if args.busy else [False]:
-        one = {}
-        for name, prop in [("default", ""), ("threads=1", "threads=1"), ("threads=2", "threads=2")]:
-            one[name] = median_fps(args.frames, streams_pipeline(args, 1, prop), args.repeat, busy)
-        best = max(one.values())
+        fps = median_fps([(name, args.frames, streams_pipeline(args, 1, prop))
+                          for name, prop in [("default", ""), ("threads=1", "threads=1"),
+                                             ("threads=2", "threads=2")]]
+                         + [(f"{n} streams", n * args.frames, streams_pipeline(args, n, ""))
+                            for n in (2, 4)], args.repeat, busy)
+        best = max(fps[n] for n in ("default", "threads=1", "threads=2"))
         row = ["yes > /dev/null" if busy else "idle",
-               *(f"{one[n]:.1f}" for n in ("default", "threads=1", "threads=2"))]
+               *(f"{fps[n]:.1f}" for n in ("default", "threads=1", "threads=2"))]
         for n in (2, 4):
-            fps = median_fps(n * args.frames, streams_pipeline(args, n, ""), args.repeat, busy)
-            row += [f"{fps:.1f}", f"{fps / best:.2f}"]
+            row += [f"{fps[f'{n} streams']:.1f}", f"{fps[f'{n} streams'] / best:.2f}"]
         rows.append(row)
     table(f"(b) {W}x{H} streams in one process ({args.frames} frames each), aggregate frames/s "
           f"(median of {args.repeat})",
