@@ -593,7 +593,9 @@ rv_ctx_forward (rv_ctx *ctx)
   rv_graph g = { .m = ctx->model, .in_w = ctx->in_w, .in_h = ctx->in_h,
     .nt = ctx->nt, .base = ctx->arena, .cap = ctx->arena_size,
     .w16 = ctx->w16 };
+  rv_pool_forward_begin ();
   forward (&g);
+  rv_pool_forward_end ();
   /* the replay follows the plan exactly */
   assert (g.peak == g.cap);
   return RV_OK;

@@ -55,7 +55,8 @@ static struct {
 } pool = { .lock = PTHREAD_MUTEX_INITIALIZER,
   .work = PTHREAD_COND_INITIALIZER };
 
-static _Thread_local bool in_item;
+static _Thread_local bool in_item, in_forward;
+static atomic_int forwards;     /* threads between forward_begin and _end */
 
 static inline void
 cpu_relax (void)
@@ -259,6 +260,32 @@ rv_pool_cpus (void)
   return n < 1 ? 1 : n > MAX_SLOTS ? MAX_SLOTS : (int) n;
 }
 
+void
+rv_pool_forward_begin (void)
+{
+  if (!in_forward)
+    atomic_fetch_add_explicit (&forwards, 1, memory_order_relaxed);
+  in_forward = true;
+}
+
+void
+rv_pool_forward_end (void)
+{
+  if (in_forward)
+    atomic_fetch_sub_explicit (&forwards, 1, memory_order_relaxed);
+  in_forward = false;
+}
+
+/* Of the pool's cpus, those that the forwards of other threads leave to
+ * this loop. */
+static int
+cpus_left (int cpus)
+{
+  int others = atomic_load_explicit (&forwards, memory_order_relaxed)
+      - in_forward;
+  return cpus - others < 1 ? 1 : cpus - others;
+}
+
 int
 rv_pool_for (int n_items, rv_pool_fn fn, void *arg, int max_threads)
 {
@@ -271,7 +298,9 @@ rv_pool_for (int n_items, rv_pool_fn fn, void *arg, int max_threads)
     if (!pool.started)
       start ();
     int slots = max_threads <= 0 || max_threads > pool.workers + 1
-        ? pool.workers + 1 : max_threads;
+        ? pool.workers + 1 : max_threads, left = cpus_left (pool.workers + 1);
+    if (slots > left)
+      slots = left;
     j.max_slots = slots < n_items ? slots : n_items;
     for (int p = 1; p < j.max_slots; p++)
       atomic_init (&j.part_next[p], part_start (&j, p));

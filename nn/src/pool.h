@@ -28,4 +28,12 @@ int rv_pool_for (int n_items, rv_pool_fn fn, void *arg, int max_threads);
  * process may run on (its affinity mask), at most 64. */
 int rv_pool_cpus (void);
 
+/* Brackets a forward on the calling thread. While other threads run
+ * forwards, a loop takes no more participants than the CPUs they leave
+ * (each forward's own thread counts as one CPU taken, at least one is
+ * always left): several streams then run side by side on a core each
+ * instead of time-slicing helpers that the others' loops wait for. */
+void rv_pool_forward_begin (void);
+void rv_pool_forward_end (void);
+
 #endif

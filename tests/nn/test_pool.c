@@ -113,6 +113,17 @@ caller_thread (void *arg)
   return NULL;
 }
 
+/* A thread in a forward of its own until the barrier's second round. */
+static void *
+other_forward (void *barrier)
+{
+  rv_pool_forward_begin ();
+  pthread_barrier_wait (barrier);
+  pthread_barrier_wait (barrier);
+  rv_pool_forward_end ();
+  return NULL;
+}
+
 static void
 count_item (void *arg, int i, int slot)
 {
@@ -146,6 +157,29 @@ main (void)
   CHECK (cpus == 1 || helped, "%d CPUs, but no worker joined a loop", cpus);
   for (int r = 0; r < 10; r++)
     CHECK (!run_loop (64, 1, 10000), "max_threads 1, yet a worker joined");
+
+  /* with forwards on all the other CPUs, a forward's loops run alone; once
+   * they end, workers join again */
+  pthread_barrier_t barrier;
+  pthread_t others[MAX_SLOTS];
+  pthread_barrier_init (&barrier, NULL, (unsigned) cpus);
+  for (int i = 0; i < cpus - 1; i++)
+    pthread_create (&others[i], NULL, other_forward, &barrier);
+  pthread_barrier_wait (&barrier);
+  rv_pool_forward_begin ();
+  for (int r = 0; r < 10; r++)
+    CHECK (!run_loop (64, 0, 10000), "%d other forwards on %d CPUs, yet a "
+        "worker joined", cpus - 1, cpus);
+  rv_pool_forward_end ();
+  pthread_barrier_wait (&barrier);
+  for (int i = 0; i < cpus - 1; i++)
+    pthread_join (others[i], NULL);
+  pthread_barrier_destroy (&barrier);
+  helped = 0;
+  for (int r = 0; r < 50 && !helped; r++)
+    helped = run_loop (64, 0, 200000);
+  CHECK (cpus == 1 || helped, "the other forwards ended, but no worker "
+      "joined a loop");
 
   enum { CALLERS = 6 };
   pthread_t t[CALLERS];
