@@ -41,3 +41,17 @@ require_plugin() {
   gst-inspect-1.0 repvityolo >/dev/null 2>&1 ||
     die "GStreamer plugin repvityolo not found: build it (meson setup build && ninja -C build) or set GST_PLUGIN_PATH"
 }
+
+# input_output_model ARGS...: the INPUT OUTPUT [MODEL] arguments (or --help)
+# of the headless scripts, checked; sets INPUT, OUTPUT and MODEL.
+input_output_model() {
+  case "${1:-}" in
+    -h|--help) echo "$USAGE"; exit 0 ;;
+  esac
+  [ $# -ge 2 ] && [ $# -le 3 ] || usage_error
+  INPUT=$1 OUTPUT=$2 MODEL=${3:-$DEFAULT_MODEL}
+  require_file "input video" "$INPUT"
+  require_file "model" "$MODEL"
+  require_output_dir "$OUTPUT"
+  require_plugin
+}

@@ -13,15 +13,7 @@ $PROPS_HELP
 More repvittrack properties go in REPVITTRACK_PROPS, e.g.
 REPVITTRACK_PROPS=\"min-hits=3 max-age=60\"."
 
-case "${1:-}" in
-  -h|--help) echo "$USAGE"; exit 0 ;;
-esac
-[ $# -ge 2 ] && [ $# -le 3 ] || usage_error
-INPUT=$1 OUTPUT=$2 MODEL=${3:-$DEFAULT_MODEL}
-require_file "input video" "$INPUT"
-require_file "model" "$MODEL"
-require_output_dir "$OUTPUT"
-require_plugin
+input_output_model "$@"
 read -r -a TRACK_PROPS <<< "${REPVITTRACK_PROPS:-}"
 
 exec gst-launch-1.0 -q -e filesrc "location=$INPUT" ! decodebin ! videoconvert ! \
