@@ -55,7 +55,11 @@ static struct {
 } pool = { .lock = PTHREAD_MUTEX_INITIALIZER,
   .work = PTHREAD_COND_INITIALIZER };
 
-static _Thread_local bool in_item, in_forward;
+/* initial-exec: the plugin is dlopen()ed, and dynamic TLS blocks of threads
+ * started in a fork()ed child crash LeakSanitizer's exit-time scan */
+static _Thread_local bool in_item
+    __attribute__ ((tls_model ("initial-exec"))), in_forward
+    __attribute__ ((tls_model ("initial-exec")));
 static atomic_int forwards;     /* threads between forward_begin and _end */
 
 static inline void
