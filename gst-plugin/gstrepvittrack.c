@@ -110,6 +110,7 @@ struct _GstRepvitTrack
   GArray *detections;           /* GstRepvitDetection of the current frame */
   GArray *boxes;                /* rv_track_box of the current frame */
   GArray *ids;                  /* gint64: ids of the last fresh frame */
+  GPtrArray *doomed;            /* metas of the current buffer to remove */
 };
 
 G_DEFINE_TYPE (GstRepvitTrack, gst_repvit_track, GST_TYPE_BASE_TRANSFORM);
@@ -273,6 +274,7 @@ gst_repvit_track_init (GstRepvitTrack * self)
   self->detections = g_array_new (FALSE, FALSE, sizeof (GstRepvitDetection));
   self->boxes = g_array_new (FALSE, FALSE, sizeof (rv_track_box));
   self->ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+  self->doomed = g_ptr_array_new ();
   /* the metas change, the pixels never */
   gst_base_transform_set_in_place (GST_BASE_TRANSFORM (self), TRUE);
 }
@@ -285,6 +287,7 @@ gst_repvit_track_finalize (GObject * object)
   g_array_unref (self->detections);
   g_array_unref (self->boxes);
   g_array_unref (self->ids);
+  g_ptr_array_unref (self->doomed);
 
   G_OBJECT_CLASS (gst_repvit_track_parent_class)->finalize (object);
 }
@@ -483,15 +486,24 @@ track_stale (GstRepvitTrack * self)
 
 /* Replaces @meta (and the ROI metas that mirror it) by one with the tracked
  * detections. */
+/* Removes the metas collected in self->doomed from the buffer. */
+static void
+remove_doomed (GstRepvitTrack * self, GstBuffer * buf)
+{
+  for (guint i = 0; i < self->doomed->len; i++)
+    gst_buffer_remove_meta (buf, g_ptr_array_index (self->doomed, i));
+  g_ptr_array_set_size (self->doomed, 0);
+}
+
 static void
 rewrite_meta (GstRepvitTrack * self, GstBuffer * buf,
     GstRepvitDetectionMeta * meta, gboolean drop_untracked)
 {
   GstRepvitDetectionMeta *out;
   GstVideoRegionOfInterestMeta *roi;
-  GPtrArray *rois = g_ptr_array_new ();
   gpointer state = NULL;
   guint n = gst_repvit_detection_meta_get_count (meta), kept = 0;
+  gboolean had_rois;
 
   /* repvityolo's ROI metas: id = index in our meta, type = its label */
   while ((roi = (GstVideoRegionOfInterestMeta *) gst_buffer_iterate_meta_filtered
@@ -499,8 +511,9 @@ rewrite_meta (GstRepvitTrack * self, GstBuffer * buf,
     if (roi->id >= 0 && (guint) roi->id < n && roi->roi_type ==
         g_quark_try_string (gst_repvit_detection_meta_get (meta,
                 roi->id)->label))
-      g_ptr_array_add (rois, roi);
+      g_ptr_array_add (self->doomed, roi);
   }
+  had_rois = self->doomed->len > 0;
   out = gst_buffer_add_repvit_detection_meta (buf, meta->model,
       meta->input_width, meta->input_height);
   out->stale = meta->stale;
@@ -513,16 +526,14 @@ rewrite_meta (GstRepvitTrack * self, GstBuffer * buf,
     if (drop_untracked && d->track_id < 0)
       continue;
     gst_repvit_detection_meta_add (out, d);
-    if (rois->len > 0)
+    if (had_rois)
       gst_repvit_buffer_add_roi_meta (buf, d, kept, self->width,
           self->height);
     kept++;
   }
   /* only now: the labels copied above may belong to the old meta alone */
-  gst_buffer_remove_meta (buf, (GstMeta *) meta);
-  for (guint i = 0; i < rois->len; i++)
-    gst_buffer_remove_meta (buf, g_ptr_array_index (rois, i));
-  g_ptr_array_unref (rois);
+  g_ptr_array_add (self->doomed, meta);
+  remove_doomed (self, buf);
 }
 
 /* Without our meta: the ROI metas, in the order they were collected. */
@@ -530,7 +541,6 @@ static void
 rewrite_rois (GstRepvitTrack * self, GstBuffer * buf, gboolean drop_untracked)
 {
   GstVideoRegionOfInterestMeta *roi;
-  GPtrArray *drop = g_ptr_array_new ();
   gpointer state = NULL;
   guint i = 0;
 
@@ -542,11 +552,9 @@ rewrite_rois (GstRepvitTrack * self, GstBuffer * buf, gboolean drop_untracked)
     if (id >= 0)
       gst_repvit_roi_set_object_id (roi, id);
     else if (drop_untracked)
-      g_ptr_array_add (drop, roi);
+      g_ptr_array_add (self->doomed, roi);
   }
-  for (i = 0; i < drop->len; i++)
-    gst_buffer_remove_meta (buf, g_ptr_array_index (drop, i));
-  g_ptr_array_unref (drop);
+  remove_doomed (self, buf);
 }
 
 static GstFlowReturn

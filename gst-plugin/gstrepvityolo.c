@@ -352,7 +352,9 @@ gst_repvit_yolo_class_init (GstRepvitYoloClass * klass)
   /**
    * GstRepvitYolo:threads:
    *
-   * Threads the network runs on; 0 (default) is one per CPU.
+   * At most this many threads run the network, taken from one pool that
+   * every element of the process shares; 0 (default) takes as many as are
+   * free, up to one per CPU.
    */
   g_object_class_install_property (gobject_class, PROP_THREADS,
       g_param_spec_int ("threads", "Threads",
@@ -823,8 +825,8 @@ compare_clock_time (gconstpointer a, gconstpointer b)
 }
 
 /* Adds an inference time to the window and updates the latency to report;
- * returns TRUE when a live pipeline should hear of the change. */
-static gboolean
+ * a live pipeline hears of a change by a latency message. */
+static void
 update_latency (GstRepvitYolo * self, GstClockTime inference_ns)
 {
   GstClockTime sorted[LATENCY_WINDOW], latency;
@@ -848,10 +850,12 @@ update_latency (GstRepvitYolo * self, GstClockTime inference_ns)
   changed = changed && self->live;
   GST_OBJECT_UNLOCK (self);
 
-  if (changed)
+  if (changed) {
     GST_INFO_OBJECT (self, "processing latency now %" GST_TIME_FORMAT,
         GST_TIME_ARGS (latency));
-  return changed;
+    gst_element_post_message (GST_ELEMENT (self),
+        gst_message_new_latency (GST_OBJECT (self)));
+  }
 }
 
 /* Runs the network once on a blank input of the planned size, so that the
@@ -1189,9 +1193,7 @@ gst_repvit_yolo_set_info (GstVideoFilter * filter,
   warm_ns = warm_up (self);
   if (!GST_CLOCK_TIME_IS_VALID (warm_ns))
     goto warm_up_failed;
-  if (update_latency (self, warm_ns))
-    gst_element_post_message (GST_ELEMENT (self),
-        gst_message_new_latency (GST_OBJECT (self)));
+  update_latency (self, warm_ns);
   return TRUE;
 
   /* ERRORS */
@@ -1415,9 +1417,7 @@ gst_repvit_yolo_transform_frame_ip (GstVideoFilter * filter,
     inference_ns = gst_util_get_timestamp () - start;
     self->since_inference = 0;
 
-    if (update_latency (self, inference_ns))
-      gst_element_post_message (GST_ELEMENT (self),
-          gst_message_new_latency (GST_OBJECT (self)));
+    update_latency (self, inference_ns);
   } else {
     self->since_inference++;
   }
