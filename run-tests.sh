@@ -16,9 +16,10 @@ GST_REGISTRY_1_0=$PWD/build-asan/tests/gst/registry.bin \
   gst-inspect-1.0 > /dev/null
 # An ASan-built plugin cannot be loaded by the forked registry scanner; the
 # scan runs in-process, and tests/lsan.supp lists the libraries' lifetime
-# caches (full unwinding, since GLib has no frame pointers to walk).
+# caches (full unwinding, since GLib has no frame pointers to walk); the
+# summary of suppressions used stays off stderr, which some tests read whole.
 GST_REGISTRY_FORK=no \
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:fast_unwind_on_malloc=0 \
-LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp \
+LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   meson test -C build-asan --print-errorlogs --num-processes 2 --timeout-multiplier 3 --suite nn --suite gst --suite track --no-suite accuracy
