@@ -115,6 +115,9 @@ rv_s8_im2col_cols (const uint8_t *x, int cin, int h, int w, int k, int stride,
       memset (dst, zx, (size_t) lo);
       if (stride == 1)
         memcpy (dst + lo, row + b + lo, (size_t) (hi - lo));
+      else if (stride == 2)       /* a constant stride vectorizes */
+        for (int i = lo; i < hi; i++)
+          dst[i] = row[b + 2 * i];
       else
         for (int i = lo; i < hi; i++)
           dst[i] = row[b + i * stride];
