@@ -692,8 +692,8 @@ squeeze_excite (const rv_se *se, rv_tensor x, float *scratch, int nt)
 
 /* ---- int8 conv epilogue ---------------------------------------------------- */
 
-static void
-activate (float *y, int n, rv_act act, const float *res)
+static inline __attribute__ ((always_inline)) void
+activate_as (float *y, int n, rv_act act, const float *res)
 {
   for (int i = 0; i < n; i += VL) {
     int m = n - i < VL ? n - i : VL;
@@ -701,6 +701,19 @@ activate (float *y, int n, rv_act act, const float *res)
     if (res)
       v = v + load_n (res + i, m);
     store_n (y + i, v, m);
+  }
+}
+
+/* one loop per activation: the switch in v_act stays out of it */
+static void
+activate (float *y, int n, rv_act act, const float *res)
+{
+  switch (act) {
+    case RV_ACT_NONE: activate_as (y, n, RV_ACT_NONE, res); break;
+    case RV_ACT_SILU: activate_as (y, n, RV_ACT_SILU, res); break;
+    case RV_ACT_GELU: activate_as (y, n, RV_ACT_GELU, res); break;
+    case RV_ACT_RELU: activate_as (y, n, RV_ACT_RELU, res); break;
+    case RV_ACT_SIGMOID: activate_as (y, n, RV_ACT_SIGMOID, res); break;
   }
 }
 
