@@ -44,8 +44,11 @@
  *
  * #GstRepvitYolo:precision bf16 runs the dense convolutions in bfloat16 on
  * CPUs with AVX512-BF16 (about 1.6 times faster, boxes and scores within a
- * few percent of fp32); elsewhere the element runs fp32 and says so in the
- * debug log and in the "precision" field of #GstRepvitYolo:model-info.
+ * few percent of fp32), int8 runs them in 8-bit integers on CPUs with
+ * AVX512-VNNI or AVX-VNNI (int8 weights per output channel, each input
+ * tensor quantized per frame from its own range); on other CPUs the
+ * element runs fp32 and says so in the debug log and in the "precision"
+ * field of #GstRepvitYolo:model-info.
  *
  * ## Example launch line
  * |[
@@ -128,6 +131,8 @@ gst_repvit_yolo_precision_get_type (void)
     {RV_PRECISION_F32, "32-bit floats", "fp32"},
     {RV_PRECISION_BF16, "bfloat16 dense convolutions where the CPU has "
           "AVX512-BF16, else fp32", "bf16"},
+    {RV_PRECISION_INT8, "8-bit integer dense convolutions where the CPU has "
+          "AVX512-VNNI or AVX-VNNI, else fp32", "int8"},
     {0, NULL, NULL}
   };
 
@@ -135,6 +140,14 @@ gst_repvit_yolo_precision_get_type (void)
     g_once_init_leave (&type, g_enum_register_static ("GstRepvitYoloPrecision",
             values));
   return (GType) type;
+}
+
+/* The property's name for p: fp32, bf16, int8. */
+static const gchar *
+precision_nick (rv_precision p)
+{
+  return g_enum_get_value (g_type_class_peek_static
+      (GST_TYPE_REPVIT_YOLO_PRECISION), p)->value_nick;
 }
 
 #define VIDEO_CAPS GST_VIDEO_CAPS_MAKE ("{ RGB, BGR, RGBA, BGRA, RGBx, BGRx, " \
@@ -377,16 +390,18 @@ gst_repvit_yolo_class_init (GstRepvitYoloClass * klass)
   /**
    * GstRepvitYolo:precision:
    *
-   * fp32 (default) or bf16: bf16 rounds the dense convolutions' weights
-   * and inputs to bfloat16 (f32 accumulation) on CPUs with AVX512-BF16 and
-   * runs fp32 elsewhere; #GstRepvitYolo:model-info says which runs.
-   * Set in NULL or READY.
+   * fp32 (default), bf16 or int8: bf16 rounds the dense convolutions'
+   * weights and inputs to bfloat16 (f32 accumulation) on CPUs with
+   * AVX512-BF16; int8 quantizes their weights (per output channel) and
+   * inputs (per tensor and frame) to 8 bits (int32 accumulation) on CPUs
+   * with AVX512-VNNI or AVX-VNNI. Either runs fp32 on other CPUs;
+   * #GstRepvitYolo:model-info says which runs. Set in NULL or READY.
    */
   g_object_class_install_property (gobject_class, PROP_PRECISION,
       g_param_spec_enum ("precision", "Precision",
           "Arithmetic of the dense convolutions: bf16 needs a CPU with "
-          "AVX512-BF16 and falls back to fp32 elsewhere (model-info tells "
-          "which runs)", GST_TYPE_REPVIT_YOLO_PRECISION, DEFAULT_PRECISION,
+          "AVX512-BF16, int8 one with AVX512-VNNI or AVX-VNNI; both fall back "
+          "to fp32 elsewhere (model-info tells which runs)", GST_TYPE_REPVIT_YOLO_PRECISION, DEFAULT_PRECISION,
           rw | GST_PARAM_MUTABLE_READY));
   /**
    * GstRepvitYolo:model-info:
@@ -401,7 +416,7 @@ gst_repvit_yolo_class_init (GstRepvitYoloClass * klass)
       g_param_spec_boxed ("model-info", "Model information",
           "The loaded model (NULL when none): variant, scale, classes, "
           "class-names, imgsz, "
-          "parameters, input-width, input-height, precision (fp32 or bf16, "
+          "parameters, input-width, input-height, precision (fp32, bf16 or int8, "
           "as it runs), and shared-by, the number of elements sharing these "
           "weights", GST_TYPE_STRUCTURE,
           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
@@ -584,7 +599,7 @@ gst_repvit_yolo_get_property (GObject * object, guint prop_id, GValue * value,
                 "input-width", G_TYPE_INT, self->in_w,
                 "input-height", G_TYPE_INT, self->in_h,
                 "precision", G_TYPE_STRING,
-                self->precision_in_effect == RV_PRECISION_BF16 ? "bf16" : "fp32",
+                precision_nick (self->precision_in_effect),
                 "shared-by", G_TYPE_UINT,
                 gst_repvit_model_cache_users (self->model), NULL);
         GValue names = G_VALUE_INIT;
@@ -923,8 +938,9 @@ gst_repvit_yolo_setup (GstRepvitYolo * self, GError ** error)
   self->precision_in_effect = rv_ctx_get_precision (self->ctx);
   GST_OBJECT_UNLOCK (self);
   if (self->precision_in_effect != precision)
-    GST_WARNING_OBJECT (self, "precision bf16 needs a CPU with AVX512-BF16: "
-        "running fp32");
+    GST_WARNING_OBJECT (self, "precision %s needs a CPU with %s: running "
+        "fp32", precision_nick (precision), precision == RV_PRECISION_INT8
+        ? "AVX512-VNNI or AVX-VNNI" : "AVX512-BF16");
   /* the frame size is not known yet: warm up at the square input size */
   in_size = input_size ? input_size : rv_model_imgsz (model);
   if (rv_ctx_set_input_size (self->ctx, in_size, in_size, err,

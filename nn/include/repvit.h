@@ -168,14 +168,20 @@ void rv_ctx_get_input_size (const rv_ctx *ctx, int *in_w, int *in_h);
 /* Arithmetic of the dense convolutions (1x1 and k x k, about 90% of the
  * multiply-accumulates). RV_PRECISION_BF16 rounds their weights and inputs
  * to bfloat16 (8 significant bits) and accumulates in f32, on CPUs with
- * AVX512-BF16; depthwise convs, squeeze-excite, attention and the box
- * decode stay f32. Elsewhere a BF16 request leaves the context in F32 and
- * returns RV_OK: rv_ctx_get_precision tells the precision in effect. A
- * change copies the weights (BF16) or drops the copy (F32) and re-plans the
- * arena, never per frame. The default is RV_PRECISION_F32. */
+ * AVX512-BF16. RV_PRECISION_INT8 quantizes their weights to int8, symmetric
+ * per output channel, and each one's input tensor to u8 with a scale and
+ * zero point from that tensor's own min and max (widened to hold 0), per
+ * frame; int32 accumulation, f32 outputs. It runs on CPUs with AVX512-VNNI
+ * or AVX-VNNI, and gives the same bytes at any thread count. In both,
+ * depthwise convs, squeeze-excite, attention and the box decode stay f32.
+ * Where the CPU lacks the instructions a request leaves the context in F32
+ * and returns RV_OK: rv_ctx_get_precision tells the precision in effect. A
+ * change packs the weights (BF16, INT8) or drops the copy (F32) and
+ * re-plans the arena, never per frame. The default is RV_PRECISION_F32. */
 typedef enum {
   RV_PRECISION_F32 = 0,
-  RV_PRECISION_BF16
+  RV_PRECISION_BF16,
+  RV_PRECISION_INT8
 } rv_precision;
 
 rv_status rv_ctx_set_precision (rv_ctx *ctx, rv_precision precision,

@@ -1,9 +1,15 @@
 /* conv_s8.c — int8 dense convolutions: quantization and the tile loop over
- * the kernels of gemm_s8.c (see conv_s8.h). */
+ * the kernels of gemm_s8.c (see conv_s8.h), and the threaded conv of the
+ * context (rv_s8_conv2d, ops.h). */
 #include "conv_s8.h"
+#include "ops.h"
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
+
+#define ALIGN 64
+#define CHUNK_BYTES (256 << 10)   /* im2col and panels per thread: ~ L2 / 4 */
 
 bool
 rv_s8_weights_init (rv_s8_weights *qw, const float *w, int cout, int K)
@@ -54,6 +60,12 @@ rv_u8_params (const rv_s8_kernels *kn, const float *x, size_t n,
 {
   float lo, hi;
   kn->range (x, n, &lo, &hi);
+  rv_u8_params_of_range (lo, hi, scale, zero);
+}
+
+void
+rv_u8_params_of_range (float lo, float hi, float *scale, int *zero)
+{
   *scale = hi > lo ? (hi - lo) / 255.0f : 1.0f;
   long z = lrintf (-lo / *scale);
   *zero = (int) (z < 0 ? 0 : z > 255 ? 255 : z);
@@ -70,18 +82,48 @@ void
 rv_s8_im2col (const uint8_t *x, int cin, int h, int w, int k, int stride,
     int zx, int ho, int wo, uint8_t *col)
 {
+  rv_s8_im2col_cols (x, cin, h, w, k, stride, zx, wo, 0, ho * wo, col,
+      (size_t) ho * wo);
+}
+
+void
+rv_s8_im2col_cols (const uint8_t *x, int cin, int h, int w, int k, int stride,
+    int zx, int wo, int n0, int n, uint8_t *col, size_t cs)
+{
   const int pad = k / 2;
-  for (int c = 0; c < cin; c++)
-    for (int ky = 0; ky < k; ky++)
-      for (int kx = 0; kx < k; kx++)
-        for (int oy = 0; oy < ho; oy++) {
-          int iy = oy * stride + ky - pad;
-          const uint8_t *src = x + ((size_t) c * h + iy) * w;
-          for (int ox = 0; ox < wo; ox++) {
-            int ix = ox * stride + kx - pad;
-            *col++ = iy >= 0 && iy < h && ix >= 0 && ix < w ? src[ix] : (uint8_t) zx;
-          }
-        }
+  for (int r = 0; r < cin * k * k; r++, col += cs) {
+    const int ky = r / k % k, kx = r % k;
+    const uint8_t *src = x + (size_t) (r / (k * k)) * h * w;
+    for (int j = 0; j < n;) {
+      const int q = n0 + j, oy = q / wo, ox = q % wo;
+      const int run = wo - ox < n - j ? wo - ox : n - j;  /* to the row's end */
+      const int iy = oy * stride + ky - pad;
+      uint8_t *dst = col + j;
+      j += run;
+      if (iy < 0 || iy >= h) {
+        memset (dst, zx, (size_t) run);
+        continue;
+      }
+      /* ix = (ox + i) stride + kx - pad is inside the row for i in [lo, hi) */
+      const uint8_t *row = src + (size_t) iy * w;
+      const int b = ox * stride + kx - pad;
+      int lo = 0, hi = run;
+      while (lo < run && b + lo * stride < 0)
+        lo++;
+      while (hi > lo && b + (hi - 1) * stride >= w)
+        hi--;
+      memset (dst, zx, (size_t) lo);
+      if (stride == 1)
+        memcpy (dst + lo, row + b + lo, (size_t) (hi - lo));
+      else if (stride == 2)       /* a constant stride vectorizes */
+        for (int i = lo; i < hi; i++)
+          dst[i] = row[b + 2 * i];
+      else
+        for (int i = lo; i < hi; i++)
+          dst[i] = row[b + i * stride];
+      memset (dst + hi, zx, (size_t) (run - hi));
+    }
+  }
 }
 
 size_t
@@ -90,25 +132,166 @@ rv_s8_panel_words (const rv_s8_kernels *kn, int K, int N)
   return (size_t) (N + kn->nr - 1) / kn->nr * kn->nr * ((K + 3) / 4);
 }
 
+/* The tiles of output channels [mb, mb + mr) and min (mr, m1 - mb). */
+static void
+gemm_block (const rv_s8_kernels *kn, const rv_s8_weights *qw,
+    const float *bias, const uint32_t *panels, int mb, int m1, int N,
+    float sx, int zx, float *y, size_t ys)
+{
+  const int kq = (qw->K + 3) / 4;
+  rv_s8_tile t;
+  for (int r = 0; r < kn->mr; r++) {
+    int m = mb + r < m1 ? mb + r : m1 - 1;
+    t.a[r] = qw->q + (size_t) m * kq * 4;
+    t.scale[r] = sx * qw->scale[m];
+    t.bias[r] = bias[m];
+    t.corr[r] = zx * qw->sum[m];
+  }
+  for (int p = 0; p < N; p += kn->nr) {
+    for (int r = 0; r < kn->mr; r++)
+      t.c[r] = mb + r < m1 ? y + (size_t) (mb + r) * ys + p : NULL;
+    kn->tile (&t, kq, panels + (size_t) p * kq, N - p < kn->nr ? N - p : kn->nr);
+  }
+}
+
 void
 rv_s8_gemm (const rv_s8_kernels *kn, const rv_s8_weights *qw,
     const float *bias, const uint32_t *panels, int N, float sx, int zx,
     float *y, size_t ys)
 {
-  const int kq = (qw->K + 3) / 4, M = qw->cout;
-  for (int mb = 0; mb < M; mb += kn->mr) {
-    rv_s8_tile t;
-    for (int r = 0; r < kn->mr; r++) {
-      int m = mb + r < M ? mb + r : M - 1;
-      t.a[r] = qw->q + (size_t) m * kq * 4;
-      t.scale[r] = sx * qw->scale[m];
-      t.bias[r] = bias[m];
-      t.corr[r] = zx * qw->sum[m];
-    }
-    for (int p = 0; p < N; p += kn->nr) {
-      for (int r = 0; r < kn->mr; r++)
-        t.c[r] = mb + r < M ? y + (size_t) (mb + r) * ys + p : NULL;
-      kn->tile (&t, kq, panels + (size_t) p * kq, N - p < kn->nr ? N - p : kn->nr);
-    }
+  for (int mb = 0; mb < qw->cout; mb += kn->mr)
+    gemm_block (kn, qw, bias, panels, mb, qw->cout, N, sx, zx, y, ys);
+}
+
+/* ---- the threaded conv -------------------------------------------------- */
+
+/* The conv's column chunk (a multiple of nr) and the bytes one slot of the
+ * pool needs for it: panels, and the im2col matrix unless the conv reads
+ * its input rows directly (1x1, stride 1). */
+static int
+chunk_cols (const rv_s8_kernels *kn, const rv_conv *cv, int N, int nt,
+    size_t *slot_bytes)
+{
+  const int K = cv->cin * cv->k * cv->k, direct = cv->k == 1 && cv->stride == 1;
+  const size_t per_col = (size_t) (K + 3) / 4 * 4 + (direct ? 0 : K);
+  int nc = (int) (CHUNK_BYTES / per_col) / kn->nr * kn->nr;
+  int fair = (N + 4 * nt - 1) / (4 * nt);   /* a few chunks per thread */
+  fair = (fair + kn->nr - 1) / kn->nr * kn->nr;
+  nc = nc > fair ? fair : nc < kn->nr ? kn->nr : nc;
+  *slot_bytes = (per_col * nc + ALIGN - 1) / ALIGN * ALIGN;
+  return nc;
+}
+
+static size_t
+aligned (size_t bytes)
+{
+  return (bytes + ALIGN - 1) / ALIGN * ALIGN;
+}
+
+/* Scratch: the u8 input, each input channel's range, then a slot each. */
+size_t
+rv_s8_conv_scratch (const rv_s8_kernels *s8, const rv_conv *cv, int h_in,
+    int w_in, int h_out, int w_out, int nt)
+{
+  size_t slot;
+  chunk_cols (s8, cv, h_out * w_out, nt, &slot);
+  return aligned ((size_t) cv->cin * h_in * w_in)
+      + aligned (2 * sizeof (float) * cv->cin) + slot * nt;
+}
+
+typedef struct {
+  const rv_s8_kernels *s8;
+  const rv_kernels *kn;
+  const rv_conv *cv;
+  rv_tensor x, y;
+  const rv_tensor *res;
+  uint8_t *xq;                /* x as u8, cin x (h w) */
+  float *range;               /* lo, hi per input channel */
+  uint8_t *slots;
+  size_t slot_bytes;
+  float sx;                   /* the u8 input's scale and zero point */
+  int zx;
+  int N, nc, parts;
+} s8_job;
+
+static void
+range_item (void *arg, int c, int slot)
+{
+  const s8_job *j = arg;
+  (void) slot;
+  j->s8->range (j->x.d + c * j->x.cs, (size_t) j->x.h * j->x.w,
+      &j->range[2 * c], &j->range[2 * c + 1]);
+}
+
+static void
+quantize_item (void *arg, int c, int slot)
+{
+  const s8_job *j = arg;
+  const size_t n = (size_t) j->x.h * j->x.w;
+  (void) slot;
+  rv_quantize_u8 (j->s8, j->x.d + c * j->x.cs, n, j->sx, j->zx, j->xq + c * n);
+}
+
+/* Columns [n0, n0 + n) of part of the output channels: pack (im2col'ed
+ * unless direct), the tiles, then the epilogue on the rows while they are
+ * in cache. */
+static void
+gemm_item (void *arg, int item, int slot)
+{
+  const s8_job *j = arg;
+  const rv_conv *cv = j->cv;
+  const rv_s8_kernels *s8 = j->s8;
+  const int K = cv->cin * cv->k * cv->k, n0 = item / j->parts * j->nc;
+  const int n = j->N - n0 < j->nc ? j->N - n0 : j->nc;
+  const int mp = ((cv->cout + j->parts - 1) / j->parts + s8->mr - 1) / s8->mr
+      * s8->mr;
+  const int m0 = item % j->parts * mp, m1 = m0 + mp < cv->cout ? m0 + mp : cv->cout;
+  if (m0 >= m1)
+    return;
+  uint32_t *bp = (uint32_t *) (j->slots + j->slot_bytes * slot);
+  if (cv->k == 1 && cv->stride == 1) {
+    s8->pack (j->xq, (size_t) j->x.h * j->x.w, K, n0, n, bp);
+  } else {
+    uint8_t *col = (uint8_t *) (bp + (size_t) (K + 3) / 4 * j->nc);
+    rv_s8_im2col_cols (j->xq, cv->cin, j->x.h, j->x.w, cv->k, cv->stride,
+        j->zx, j->y.w, n0, n, col, (size_t) n);
+    s8->pack (col, (size_t) n, K, 0, n, bp);
   }
+  const bool epilogue = cv->act != RV_ACT_NONE || j->res;
+  for (int mb = m0; mb < m1; mb += s8->mr) {
+    gemm_block (s8, &cv->packed->s8, cv->b, bp, mb, m1, n, j->sx, j->zx,
+        j->y.d + n0, j->y.cs);
+    for (int m = mb; epilogue && m < mb + s8->mr && m < m1; m++)
+      j->kn->activate (j->y.d + m * j->y.cs + n0, n, cv->act,
+          j->res ? j->res->d + m * j->res->cs + n0 : NULL);
+  }
+}
+
+void
+rv_s8_conv2d (const rv_s8_kernels *s8, const rv_kernels *kn,
+    const rv_conv *cv, rv_tensor x, rv_tensor y, const rv_tensor *res,
+    void *scratch, int nt)
+{
+  const int N = y.h * y.w;
+  size_t slot_bytes;
+  const int nc = chunk_cols (s8, cv, N, nt, &slot_bytes), chunks = (N + nc - 1) / nc;
+  /* with too few chunks to go round, the channels are parted as well */
+  const int parts = nt > 1 && chunks < 2 * nt && cv->cout >= 4 * s8->mr
+      ? (2 * nt + chunks - 1) / chunks : 1;
+  uint8_t *xq = scratch;
+  float *range = (float *) (xq + aligned ((size_t) x.c * x.h * x.w));
+  s8_job j = { s8, kn, cv, x, y, res, xq, range,
+    (uint8_t *) range + aligned (2 * sizeof (float) * x.c), slot_bytes,
+    0.0f, 0, N, nc, parts };
+  /* the tensor's range from its channels': min and max are exact, so the
+   * same at any thread count */
+  rv_pool_for (x.c, range_item, &j, nt);
+  float lo = 0.0f, hi = 0.0f;
+  for (int c = 0; c < x.c; c++) {
+    lo = fminf (lo, range[2 * c]);
+    hi = fmaxf (hi, range[2 * c + 1]);
+  }
+  rv_u8_params_of_range (lo, hi, &j.sx, &j.zx);
+  rv_pool_for (x.c, quantize_item, &j, nt);
+  rv_pool_for (chunks * parts, gemm_item, &j, nt);
 }

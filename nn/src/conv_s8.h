@@ -2,7 +2,8 @@
  * gemm_s8.h. Weights: symmetric s8 per output channel; activations: u8 with
  * a per-tensor scale and zero point taken from each input's min and max
  * (dynamic). Rounding as PyTorch's fake quantization: nearest-even of
- * x * (1 / scale). Single-threaded for now; not yet reached from rv_conv. */
+ * x * (1 / scale). These are the single-threaded steps; the context runs
+ * them threaded through rv_s8_conv2d (ops.h). */
 #ifndef RV_CONV_S8_H
 #define RV_CONV_S8_H
 
@@ -25,6 +26,8 @@ void rv_s8_weights_clear (rv_s8_weights *qw);
  * padding and ReLU zeros stay exact); a zero tensor gets scale 1. */
 void rv_u8_params (const rv_s8_kernels *kn, const float *x, size_t n,
     float *scale, int *zero);
+/* The same from the range [lo, hi] (lo <= 0 <= hi). */
+void rv_u8_params_of_range (float lo, float hi, float *scale, int *zero);
 void rv_quantize_u8 (const rv_s8_kernels *kn, const float *x, size_t n,
     float scale, int zero, uint8_t *q);
 
@@ -34,6 +37,9 @@ void rv_quantize_u8 (const rv_s8_kernels *kn, const float *x, size_t n,
  * the image hold zx, the code of 0. */
 void rv_s8_im2col (const uint8_t *x, int cin, int h, int w, int k, int stride,
     int zx, int ho, int wo, uint8_t *col);
+/* Columns [n0, n0 + n) of it (output width wo), rows cs bytes apart. */
+void rv_s8_im2col_cols (const uint8_t *x, int cin, int h, int w, int k,
+    int stride, int zx, int wo, int n0, int n, uint8_t *col, size_t cs);
 
 /* y = W x + bias for N columns (a 1x1 conv, or a k x k conv on im2col'ed
  * columns): x the K x N u8 activations (scale sx, zero point zx) packed by

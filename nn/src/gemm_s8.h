@@ -10,6 +10,8 @@
 #ifndef RV_GEMM_S8_H
 #define RV_GEMM_S8_H
 
+#include "isa.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,7 +44,7 @@ typedef struct {
   void (*quantize) (const float *x, size_t n, float inv, int zero, uint8_t *q);
 } rv_s8_kernels;
 
-#if defined(__x86_64__) || defined(__i386__)
+#if RV_HAVE_X86_KERNELS
 extern const rv_s8_kernels rv_s8_avx512vnni, rv_s8_avxvnni;
 #endif
 

@@ -8,10 +8,12 @@
  * malloc. Concatenations are buffers whose producers write their channel
  * slice in place.
  *
- * In BF16 precision the context holds bf16 copies of the dense convs'
- * weights, listed in the order the forward pass visits those convs (the
- * same deterministic order the arena relies on); each conv runs on a copy
- * of its rv_conv carrying its w16. */
+ * In BF16 and INT8 precision the context holds the dense convs' weights
+ * packed in that format (rv_packed), listed in the order the forward pass
+ * visits those convs (the same deterministic order the arena relies on);
+ * each conv runs on a copy of its rv_conv pointing at its block. An int8
+ * conv quantizes its whole input tensor, so the residual FFN's hidden
+ * tensor is materialized in INT8 rather than fused. */
 #include "error.h"
 #include "model.h"
 #include "ops.h"
@@ -39,7 +41,9 @@ typedef struct {
   int n_free;
   double macs;
   rv_tensor input, output, post;
-  const uint16_t *const *w16; /* bf16 weights per dense conv, or NULL: f32 */
+  const rv_kernels *kn;
+  const rv_s8_kernels *s8;    /* INT8: the int8 micro-kernels */
+  const rv_packed *packed;    /* packed weights per dense conv, or NULL: f32 */
   const rv_conv **visit;      /* if set, receives the dense convs */
   int n_dense;                /* dense convs visited so far */
 } rv_graph;
@@ -53,8 +57,10 @@ struct rv_ctx {
   float *input, *output;
   void *post;
   rv_precision precision;     /* effective */
-  const uint16_t **w16;       /* BF16: per dense conv, into w16_data */
-  uint16_t *w16_data;
+  const rv_kernels *kn;       /* chosen at init */
+  const rv_s8_kernels *s8;    /* INT8 */
+  rv_packed *packed;          /* BF16, INT8: per dense conv */
+  int n_packed;
 };
 
 /* ---- arena ------------------------------------------------------------ */
@@ -143,8 +149,8 @@ slice (rv_tensor t, int c0, int c)
 
 /* ---- layers ----------------------------------------------------------- */
 
-/* cv as it runs at the graph's precision: a dense conv in bf16 is a copy in
- * *tmp with its w16. */
+/* cv as it runs at the graph's precision: a packed dense conv is a copy in
+ * *tmp pointing at its block. */
 static const rv_conv *
 at_precision (rv_graph *g, const rv_conv *cv, rv_conv *tmp)
 {
@@ -153,10 +159,10 @@ at_precision (rv_graph *g, const rv_conv *cv, rv_conv *tmp)
   int i = g->n_dense++;
   if (g->visit)
     g->visit[i] = cv;
-  if (!g->w16)
+  if (!g->packed)
     return cv;
   *tmp = *cv;
-  tmp->w16 = g->w16[i];
+  tmp->packed = &g->packed[i];
   return tmp;
 }
 
@@ -168,12 +174,17 @@ conv (rv_graph *g, const rv_conv *cv, rv_tensor x, rv_tensor y,
   cv = at_precision (g, cv, &c);
   assert (x.c == cv->cin && y.c == cv->cout);
   assert (y.h == (x.h - 1) / cv->stride + 1 && y.w == (x.w - 1) / cv->stride + 1);
-  size_t sf = rv_conv_scratch (cv, x.w, y.h, y.w, g->nt);
+  const bool s8 = cv->packed && cv->packed->format == RV_FORMAT_S8;
+  size_t sf = s8 ? (rv_s8_conv_scratch (g->s8, cv, x.h, x.w, y.h, y.w, g->nt)
+      + sizeof (float) - 1) / sizeof (float)
+      : g->kn->conv_scratch (cv, x.w, y.h, y.w, g->nt);
   rv_tensor s = sf ? t_scratch (g, sf) : (rv_tensor) { 0 };
   g->macs += (double) cv->cout * (cv->cin / cv->groups) * cv->k * cv->k
       * y.h * y.w;
-  if (g->base)
-    rv_conv2d (cv, x, y, res, s.d, g->nt);
+  if (g->base && s8)
+    rv_s8_conv2d (g->s8, g->kn, cv, x, y, res, s.d, g->nt);
+  else if (g->base)
+    g->kn->conv2d (cv, x, y, res, s.d, g->nt);
   t_free (g, &s);
 }
 
@@ -191,13 +202,20 @@ static void
 ffn (rv_graph *g, const rv_conv *c0, const rv_conv *c1, rv_tensor x,
     rv_tensor y)
 {
+  if (g->s8) {                  /* c1 quantizes the whole hidden tensor */
+    rv_tensor h = t_new (g, c0->cout, x.h, x.w);
+    conv (g, c0, x, h, NULL);
+    conv (g, c1, h, y, &x);
+    t_free (g, &h);
+    return;
+  }
   rv_conv t0, t1;
   c0 = at_precision (g, c0, &t0);
   c1 = at_precision (g, c1, &t1);
-  rv_tensor s = t_scratch (g, rv_ffn_scratch (c0, x.h * x.w, g->nt));
+  rv_tensor s = t_scratch (g, g->kn->ffn_scratch (c0, x.h * x.w, g->nt));
   g->macs += (double) (c0->cout * c0->cin + c1->cout * c1->cin) * x.h * x.w;
   if (g->base)
-    rv_ffn (c0, c1, x, y, s.d, g->nt);
+    g->kn->ffn (c0, c1, x, y, s.d, g->nt);
   t_free (g, &s);
 }
 
@@ -209,7 +227,7 @@ block (rv_graph *g, const rv_block *b, rv_tensor x, const rv_tensor *dst)
     rv_tensor s = t_new (g, 1, 1, b->se.c + b->se.r);
     g->macs += 2.0 * b->se.c * b->se.r;
     if (g->base)
-      rv_squeeze_excite (&b->se, t, s.d, g->nt);
+      g->kn->squeeze_excite (&b->se, t, s.d, g->nt);
     t_free (g, &s);
   }
   if (b->stride == 2) {
@@ -409,12 +427,21 @@ rv_graph_macs (const rv_model *m, int w, int h)
 {
   if (!m || w <= 0 || h <= 0 || w % 32 || h % 32)
     return 0;
-  rv_graph g = { .m = m, .in_w = w, .in_h = h, .nt = 1 };
+  rv_graph g = { .m = m, .in_w = w, .in_h = h, .nt = 1,
+    .kn = rv_kernels_active () };
   forward (&g);
   return g.macs;
 }
 
 /* ---- context ---------------------------------------------------------- */
+
+static void
+free_packed (rv_packed *packed, int n)
+{
+  for (int i = 0; packed && i < n; i++)
+    rv_packed_clear (&packed[i]);
+  free (packed);
+}
 
 rv_status
 rv_ctx_init (rv_model *model, int n_threads, rv_ctx **out, char *err,
@@ -426,6 +453,7 @@ rv_ctx_init (rv_model *model, int n_threads, rv_ctx **out, char *err,
   if (!ctx)
     return rv_error (err, err_size, RV_ERR_NOMEM, "out of memory");
   ctx->model = rv_model_ref (model);
+  ctx->kn = rv_kernels_active ();
   rv_ctx_set_threads (ctx, n_threads);
   *out = ctx;
   return RV_OK;
@@ -437,8 +465,7 @@ rv_ctx_free (rv_ctx *ctx)
   if (!ctx)
     return;
   free (ctx->arena);
-  free (ctx->w16);
-  free (ctx->w16_data);
+  free_packed (ctx->packed, ctx->n_packed);
   rv_model_free (ctx->model);
   free (ctx);
 }
@@ -461,38 +488,33 @@ rv_ctx_set_threads (rv_ctx *ctx, int n_threads)
   }
 }
 
-/* The bf16 copies of every dense conv's weights, in visit order. */
+/* Every dense conv's weights packed in format, in visit order. */
 static rv_status
-make_bf16 (const rv_model *m, const uint16_t ***w16, uint16_t **data,
+make_packed (const rv_ctx *ctx, rv_format format, rv_packed **out, int *n_out,
     char *err, size_t err_size)
 {
-  rv_graph g = { .m = m, .in_w = 32, .in_h = 32, .nt = 1 };
+  rv_graph g = { .m = ctx->model, .in_w = 32, .in_h = 32, .nt = 1,
+    .kn = ctx->kn };
   forward (&g);                 /* counts them */
-  int n = g.n_dense;
+  const int n = g.n_dense;
   const rv_conv **convs = malloc ((size_t) n * sizeof *convs);
-  *w16 = malloc ((size_t) n * sizeof **w16);
-  *data = NULL;
-  size_t total = 0;
-  if (convs && *w16) {
-    g = (rv_graph) { .m = m, .in_w = 32, .in_h = 32, .nt = 1, .visit = convs };
+  rv_packed *packed = calloc ((size_t) n, sizeof *packed);
+  int done = 0;
+  if (convs && packed) {
+    g = (rv_graph) { .m = ctx->model, .in_w = 32, .in_h = 32, .nt = 1,
+      .kn = ctx->kn, .visit = convs };
     forward (&g);
-    for (int i = 0; i < n; i++)
-      total += rv_bf16_weights_size (convs[i]);
-    *data = malloc (total * sizeof **data);
-  }
-  if (!*data) {
-    free (convs);
-    free (*w16);
-    *w16 = NULL;
-    return rv_error (err, err_size, RV_ERR_NOMEM, "precision bf16: cannot "
-        "allocate the %zu-byte weight copy", total * sizeof **data);
-  }
-  size_t off = 0;
-  for (int i = 0; i < n; off += rv_bf16_weights_size (convs[i]), i++) {
-    rv_bf16_weights (convs[i], *data + off);
-    (*w16)[i] = *data + off;
+    while (done < n && rv_packed_init (&packed[done], convs[done], format))
+      done++;
   }
   free (convs);
+  if (done < n) {
+    free_packed (packed, done);
+    return rv_error (err, err_size, RV_ERR_NOMEM, "precision %s: cannot "
+        "allocate the packed weights", format == RV_FORMAT_S8 ? "int8" : "bf16");
+  }
+  *out = packed;
+  *n_out = n;
   return RV_OK;
 }
 
@@ -500,20 +522,28 @@ rv_status
 rv_ctx_set_precision (rv_ctx *ctx, rv_precision precision, char *err,
     size_t err_size)
 {
-  if (!ctx || (precision != RV_PRECISION_F32 && precision != RV_PRECISION_BF16))
+  if (!ctx || (precision != RV_PRECISION_F32 && precision != RV_PRECISION_BF16
+          && precision != RV_PRECISION_INT8))
     return rv_error (err, err_size, RV_ERR_ARG, "precision %d: must be "
-        "RV_PRECISION_F32 or RV_PRECISION_BF16", (int) precision);
-  if (precision == RV_PRECISION_BF16 && !rv_kernels_active ()->bf16)
-    precision = RV_PRECISION_F32;       /* no AVX512-BF16 on this CPU */
+        "RV_PRECISION_F32, RV_PRECISION_BF16 or RV_PRECISION_INT8",
+        (int) precision);
+  const rv_s8_kernels *s8 = precision == RV_PRECISION_INT8
+      ? rv_s8_kernels_active () : NULL;
+  if ((precision == RV_PRECISION_BF16 && !ctx->kn->bf16)
+      || (precision == RV_PRECISION_INT8 && !s8))
+    precision = RV_PRECISION_F32;       /* no AVX512-BF16 / VNNI on this CPU */
   if (precision == ctx->precision)
     return RV_OK;
-  const uint16_t **old = ctx->w16;
-  uint16_t *old_data = ctx->w16_data;
-  ctx->w16 = NULL;
-  ctx->w16_data = NULL;
+  rv_packed *old = ctx->packed;
+  const rv_s8_kernels *old_s8 = ctx->s8;
+  int old_n = ctx->n_packed;
+  ctx->packed = NULL;
+  ctx->n_packed = 0;
+  ctx->s8 = s8;
   rv_status st = RV_OK;
-  if (precision == RV_PRECISION_BF16)
-    st = make_bf16 (ctx->model, &ctx->w16, &ctx->w16_data, err, err_size);
+  if (precision != RV_PRECISION_F32)
+    st = make_packed (ctx, precision == RV_PRECISION_INT8 ? RV_FORMAT_S8
+        : RV_FORMAT_BF16, &ctx->packed, &ctx->n_packed, err, err_size);
   if (!st && ctx->arena) {      /* the kernels' scratch depends on it */
     int w = ctx->in_w;
     ctx->in_w = 0;
@@ -522,14 +552,13 @@ rv_ctx_set_precision (rv_ctx *ctx, rv_precision precision, char *err,
       ctx->in_w = w;
   }
   if (st) {                     /* the current arena fits the old precision */
-    free (ctx->w16);
-    free (ctx->w16_data);
-    ctx->w16 = old;
-    ctx->w16_data = old_data;
+    free_packed (ctx->packed, ctx->n_packed);
+    ctx->packed = old;
+    ctx->n_packed = old_n;
+    ctx->s8 = old_s8;
     return st;
   }
-  free (old);
-  free (old_data);
+  free_packed (old, old_n);
   ctx->precision = precision;
   return RV_OK;
 }
@@ -552,7 +581,7 @@ rv_ctx_set_input_size (rv_ctx *ctx, int in_w, int in_h, char *err,
   if (ctx->arena && ctx->in_w == in_w && ctx->in_h == in_h)
     return RV_OK;
   rv_graph g = { .m = ctx->model, .in_w = in_w, .in_h = in_h, .nt = ctx->nt,
-    .w16 = ctx->w16 };
+    .kn = ctx->kn, .s8 = ctx->s8, .packed = ctx->packed };
   forward (&g);
   char *arena = aligned_alloc (ARENA_ALIGN, g.peak);
   if (!arena)
@@ -592,7 +621,7 @@ rv_ctx_forward (rv_ctx *ctx)
   openblas_set_num_threads (1);  /* our pool splits the GEMMs */
   rv_graph g = { .m = ctx->model, .in_w = ctx->in_w, .in_h = ctx->in_h,
     .nt = ctx->nt, .base = ctx->arena, .cap = ctx->arena_size,
-    .w16 = ctx->w16 };
+    .kn = ctx->kn, .s8 = ctx->s8, .packed = ctx->packed };
   rv_pool_forward_begin ();
   forward (&g);
   rv_pool_forward_end ();

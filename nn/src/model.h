@@ -12,14 +12,16 @@ typedef enum {
   RV_ACT_NONE, RV_ACT_SILU, RV_ACT_GELU, RV_ACT_RELU, RV_ACT_SIGMOID
 } rv_act;
 
+typedef struct rv_packed rv_packed;
+
 typedef struct {
   int cin, cout, k, stride, groups;   /* padding k / 2 */
   rv_act act;                         /* applied after the bias */
   const float *w;                     /* cout x (cin / groups) x k x k */
   const float *b;                     /* cout */
-  /* bf16 copy of w for the BF16 precision (rv_bf16_weights) or NULL; set
-   * per context on a copy of the conv, never in the shared model */
-  const uint16_t *w16;
+  /* the context's packed weights (ops.h) for a precision other than f32,
+   * or NULL; set on a copy of the conv, never in the shared model */
+  const rv_packed *packed;
 } rv_conv;
 
 typedef struct {              /* squeeze-excite: x * sigmoid(fc2(relu(fc1(mean)))) */

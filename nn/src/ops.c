@@ -272,6 +272,13 @@ ffn (const rv_conv *c0, const rv_conv *c1, rv_tensor x, rv_tensor y,
   conv_1x1 (c1, h, y, &x, nt);
 }
 
+/* The int8 convs' epilogue (their bias is added in the GEMM tile). */
+static void
+activate (float *y, int n, rv_act act, const float *res)
+{
+  epilogue (y, n, 0.0f, act, res);
+}
+
 size_t
 rv_bf16_weights_size (const rv_conv *cv)
 {
@@ -288,6 +295,28 @@ rv_bf16_weights (const rv_conv *cv, uint16_t *dst)
     if (kp > K)
       dst[K] = 0;
   }
+}
+
+bool
+rv_packed_init (rv_packed *p, const rv_conv *cv, rv_format format)
+{
+  p->format = format;
+  if (format == RV_FORMAT_S8)
+    return rv_s8_weights_init (&p->s8, cv->w, cv->cout,
+        cv->cin * cv->k * cv->k);
+  p->bf16 = malloc (rv_bf16_weights_size (cv) * sizeof *p->bf16);
+  if (p->bf16)
+    rv_bf16_weights (cv, p->bf16);
+  return p->bf16 != NULL;
+}
+
+void
+rv_packed_clear (rv_packed *p)
+{
+  if (p->format == RV_FORMAT_S8)
+    rv_s8_weights_clear (&p->s8);
+  else
+    free (p->bf16);
 }
 
 void
@@ -531,18 +560,27 @@ rv_dfl_decode (rv_tensor box, float stride, float *out, int anchors, int a0,
 const rv_kernels rv_kernels_portable = {
   .name = "portable", .conv_scratch = conv_scratch, .conv2d = conv2d,
   .ffn_scratch = ffn_scratch, .ffn = ffn, .squeeze_excite = squeeze_excite,
+  .activate = activate,
 };
 
 static const rv_kernels *active;
+static const rv_s8_kernels *active_s8;
+
+static bool
+env_set (const char *v)
+{
+  return v && *v && *v != '0';
+}
 
 static void
 choose_kernels (void)
 {
-  const char *force = getenv ("RV_FORCE_PORTABLE"), *log = getenv ("RV_LOG");
+  const char *s8 = getenv ("RV_S8_KERNELS");
+  const bool force = env_set (getenv ("RV_FORCE_PORTABLE"));
   active = &rv_kernels_portable;
 #if RV_HAVE_X86_KERNELS
   __builtin_cpu_init ();
-  if (force && *force && *force != '0')
+  if (force)
     ;
   else if (__builtin_cpu_supports ("avx512bf16")
       && __builtin_cpu_supports ("avx512bw"))
@@ -551,17 +589,34 @@ choose_kernels (void)
     active = &rv_kernels_avx512;
   else if (__builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma"))
     active = &rv_kernels_avx2;
+  /* RV_S8_KERNELS=avx-vnni: the 256-bit table where both run (tests) */
+  bool want_256 = s8 && !strcmp (s8, rv_s8_avxvnni.name);
+  if (force)
+    ;
+  else if (__builtin_cpu_supports ("avx512vnni") && !want_256)
+    active_s8 = &rv_s8_avx512vnni;
+  else if (__builtin_cpu_supports ("avxvnni"))
+    active_s8 = &rv_s8_avxvnni;
 #else
-  (void) force;
+  (void) force, (void) s8;
 #endif
-  if (log && *log && *log != '0')
-    fprintf (stderr, "repvit: %s kernels\n", active->name);
+  if (env_set (getenv ("RV_LOG")))
+    fprintf (stderr, "repvit: %s kernels, int8: %s\n", active->name,
+        active_s8 ? active_s8->name : "none");
 }
+
+static once_flag chosen = ONCE_FLAG_INIT;
 
 const rv_kernels *
 rv_kernels_active (void)
 {
-  static once_flag once = ONCE_FLAG_INIT;
-  call_once (&once, choose_kernels);
+  call_once (&chosen, choose_kernels);
   return active;
+}
+
+const rv_s8_kernels *
+rv_s8_kernels_active (void)
+{
+  call_once (&chosen, choose_kernels);
+  return active_s8;
 }

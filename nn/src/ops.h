@@ -1,13 +1,18 @@
-/* ops.h — internal: the kernels. NCHW, batch 1, f32 (the dense convs also
- * in bf16, see rv_conv.w16). Each op is one function; nt is the most
- * threads its loops take from the pool (pool.h), and the number of slots
- * of per-thread scratch. The convolutions go through a table of kernels
+/* ops.h — internal: the kernels. NCHW, batch 1, f32 activations. Each op is
+ * one function; nt is the most threads its loops take from the pool
+ * (pool.h), and the number of slots of per-thread scratch. The dense convs'
+ * weights are read from rv_conv.w in f32, else from a packed block with a
+ * format (rv_packed: bf16, int8) owned by the context. The convolutions go through a table of kernels
  * chosen once for this CPU (ops.c: portable C + OpenBLAS; ops_simd.c:
- * AVX-512 with BF16, AVX-512, AVX2); RV_FORCE_PORTABLE=1 keeps the portable
- * one and RV_LOG=1 prints the choice. */
+ * AVX-512 with BF16, AVX-512, AVX2), and the int8 ones through the
+ * micro-kernels of gemm_s8.h (rv_s8_conv2d); the context keeps the tables it
+ * runs on. RV_FORCE_PORTABLE=1 keeps the portable table (and no int8),
+ * RV_S8_KERNELS=avx-vnni the 256-bit int8 one, RV_LOG=1 prints the choice. */
 #ifndef RV_OPS_H
 #define RV_OPS_H
 
+#include "conv_s8.h"
+#include "isa.h"
 #include "model.h"
 #include "pool.h"
 
@@ -20,7 +25,7 @@ typedef struct {
 
 typedef struct {
   const char *name;
-  /* conv2d and ffn run convs that carry w16 in bf16 (AVX512-BF16) */
+  /* conv2d and ffn run convs packed in RV_FORMAT_BF16 (AVX512-BF16) */
   bool bf16;
   /* Floats of scratch conv2d needs for an input of width w_in. */
   size_t (*conv_scratch) (const rv_conv *cv, int w_in, int h_out, int w_out,
@@ -35,46 +40,55 @@ typedef struct {
       float *scratch, int nt);
   /* Squeeze-excite in place; scratch holds c + r floats. */
   void (*squeeze_excite) (const rv_se *se, rv_tensor x, float *scratch, int nt);
+  /* y = act(y) (+ res) over n floats: the epilogue of the int8 convs. */
+  void (*activate) (float *y, int n, rv_act act, const float *res);
 } rv_kernels;
 
 extern const rv_kernels rv_kernels_portable;
-#if defined(__x86_64__) || defined(__i386__)
-#define RV_HAVE_X86_KERNELS 1
+#if RV_HAVE_X86_KERNELS
 extern const rv_kernels rv_kernels_avx2, rv_kernels_avx512,
     rv_kernels_avx512bf16;
 #endif
-/* The table for this CPU, chosen on the first call. */
+/* The f32 / bf16 table for this CPU, chosen on the first call. */
 const rv_kernels *rv_kernels_active (void);
+/* The int8 micro-kernels for this CPU, or NULL: none (int8 runs f32). */
+const rv_s8_kernels *rv_s8_kernels_active (void);
 
-static inline size_t
-rv_conv_scratch (const rv_conv *cv, int w_in, int h_out, int w_out, int nt)
-{
-  return rv_kernels_active ()->conv_scratch (cv, w_in, h_out, w_out, nt);
-}
+/* int8 dense conv y = act(conv(x) + b) (+ res) on cv->packed->s8: x
+ * quantized to u8 per tensor from its own range (conv_s8.h), GEMM in int32,
+ * the f32 epilogue from kn->activate. Bytes of scratch it needs, and the
+ * conv; every loop is shared out on the pool and the result does not depend
+ * on nt. */
+size_t rv_s8_conv_scratch (const rv_s8_kernels *s8, const rv_conv *cv,
+    int h_in, int w_in, int h_out, int w_out, int nt);
+void rv_s8_conv2d (const rv_s8_kernels *s8, const rv_kernels *kn,
+    const rv_conv *cv, rv_tensor x, rv_tensor y, const rv_tensor *res,
+    void *scratch, int nt);
 
-static inline void
-rv_conv2d (const rv_conv *cv, rv_tensor x, rv_tensor y, const rv_tensor *res,
-    float *scratch, int nt)
-{
-  rv_kernels_active ()->conv2d (cv, x, y, res, scratch, nt);
-}
+/* A dense conv's weights as its kernels read them. */
+typedef enum {
+  RV_FORMAT_BF16,             /* rv_bf16_weights: rows of pairs */
+  RV_FORMAT_S8                /* symmetric int8 per output channel */
+} rv_format;
 
-static inline size_t
-rv_ffn_scratch (const rv_conv *c0, int n, int nt)
-{
-  return rv_kernels_active ()->ffn_scratch (c0, n, nt);
-}
+struct rv_packed {
+  rv_format format;
+  union {
+    uint16_t *bf16;
+    rv_s8_weights s8;
+  };
+};
 
-static inline void
-rv_ffn (const rv_conv *c0, const rv_conv *c1, rv_tensor x, rv_tensor y,
-    float *scratch, int nt)
+/* Packs cv's weights in format, or returns false (out of memory). */
+bool rv_packed_init (rv_packed *p, const rv_conv *cv, rv_format format);
+void rv_packed_clear (rv_packed *p);
+
+/* cv's bf16 weights, or NULL when it runs in f32. */
+static inline const uint16_t *
+rv_conv_bf16 (const rv_conv *cv)
 {
-  rv_kernels_active ()->ffn (c0, c1, x, y, scratch, nt);
-}
-static inline void
-rv_squeeze_excite (const rv_se *se, rv_tensor x, float *scratch, int nt)
-{
-  rv_kernels_active ()->squeeze_excite (se, x, scratch, nt);
+  return cv->packed && cv->packed->format == RV_FORMAT_BF16
+      ? cv->packed->bf16 : NULL;
 }
 
 /* The bf16 weights of a dense conv: cout rows of K = cin k k rounded to

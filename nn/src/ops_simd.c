@@ -1,7 +1,7 @@
 /* ops_simd.c — SIMD kernels, built once per instruction set by nn/meson.build
  * (-mavx2 -mfma: table rv_kernels_avx2; -mavx512f -mfma: rv_kernels_avx512;
  * and -mavx512bf16 -mavx512bw: rv_kernels_avx512bf16, the same f32 kernels
- * plus bf16 GEMMs); ops.c picks the table for this CPU once.
+ * plus bf16 GEMMs; HAVE_BF16 in isa.h); ops.c picks the table for this CPU once.
  * tests/nn/test-ops checks every table against double-precision references.
  *
  * Convolutions are GEMMs on register tiles of MR output channels x NR pixels:
@@ -11,7 +11,7 @@
  * applied to the tile in registers, so each output is written once. The residual FFN x + c1(act(c0(x))) runs both GEMMs
  * on one column chunk without writing the hidden activation out.
  *
- * bf16 (convs with w16): the panels hold pairs of K rows interleaved, each
+ * bf16 (convs packed in RV_FORMAT_BF16): the panels hold pairs of K rows interleaved, each
  * column's (x[2i], x[2i+1]) rounded to bf16 in one 32-bit word, so that
  * vdpbf16ps multiplies them by a broadcast weight pair and adds both
  * products into f32 accumulators; the epilogue is the f32 one. */
@@ -65,11 +65,6 @@ lanes (int m)
       _mm256_shuffle_ps (a, b, _MM_SHUFFLE (2, 0, 2, 0))), _MM_SHUFFLE (3, 1, 2, 0)))
 #endif
 #define NR (NV * VL)
-#if defined(__AVX512BF16__) && defined(__AVX512BW__)
-#define HAVE_BF16 1
-#else
-#define HAVE_BF16 0
-#endif
 #define K_BLOCK 128                /* products summed apart, then added */
 #define CHUNK_BYTES (256 << 10)   /* packed B per thread: about a quarter of L2 */
 
@@ -271,30 +266,31 @@ tile_bf16 (const rv_tile *t, int kp, const uint32_t *bp, rv_act act, int n,
 /* Runs the tiles of output channels [m0, m1) against a chunk of packed panels
  * covering columns [n0, n0 + n) of an output whose rows are at y (stride ys,
  * plus n0) or, when pack_out, into packed panels (ys rows of NR words; bf16
- * rows hold pairs of channels). bf16 when cv->w16. */
+ * rows hold pairs of channels). bf16 when cv is packed so. */
 static void
 gemm_chunk (const rv_conv *cv, int K, const void *bp, int m0, int m1, int n,
     float *y, size_t ys, int n0, const rv_tensor *res, int pack_out)
 {
   const int kp = (K + 1) & ~1;       /* bf16 row length */
+  const uint16_t *w16 = rv_conv_bf16 (cv);
   for (int mb = m0; mb < m1; mb += MR) {
     rv_tile t;
     for (int r = 0; r < MR; r++) {
       int m = mb + r < m1 ? mb + r : m1 - 1;
-      t.a[r] = cv->w16 ? (const void *) (cv->w16 + (size_t) m * kp)
+      t.a[r] = w16 ? (const void *) (w16 + (size_t) m * kp)
           : cv->w + (size_t) m * K;
       t.bias[r] = cv->b[m];
     }
     for (int p = 0; p < n; p += NR) {
       for (int r = 0; r < MR; r++) {
-        int m = mb + r, row = cv->w16 ? m / 2 : m;
+        int m = mb + r, row = w16 ? m / 2 : m;
         t.c[r] = m >= m1 ? NULL : pack_out ? y + (size_t) p * ys + (size_t) row * NR
             : y + (size_t) m * ys + n0 + p;
         t.res[r] = m < m1 && res ? res->d + (size_t) m * res->cs + n0 + p : NULL;
       }
       int w = n - p < NR ? n - p : NR;
 #if HAVE_BF16
-      if (cv->w16) {
+      if (w16) {
         tile_bf16 (&t, kp / 2, (const uint32_t *) bp + (size_t) p * kp / 2,
             cv->act, w, pack_out);
         continue;
@@ -425,7 +421,7 @@ static int
 panel_words (const rv_conv *cv)
 {
   int K = cv->cin * cv->k * cv->k;
-  return cv->w16 ? (K + 1) / 2 : K;
+  return rv_conv_bf16 (cv) ? (K + 1) / 2 : K;
 }
 
 /* Column chunk (a multiple of NR) whose packed panels of K words a column
@@ -456,7 +452,7 @@ pack_panels (const rv_conv *cv, rv_tensor x, int wo, int n0, int n, float *bp)
 {
   const int direct = cv->k == 1 && cv->stride == 1;
 #if HAVE_BF16
-  if (cv->w16)
+  if (rv_conv_bf16 (cv))
     pack_bf16 (cv, x, wo, n0, n, (uint32_t *) bp, direct);
   else
 #endif
@@ -516,7 +512,7 @@ conv_gemm (const rv_conv *cv, rv_tensor x, rv_tensor y, const rv_tensor *res,
 static int
 hidden_words (const rv_conv *c0)
 {
-  return c0->w16 ? (c0->cout + 1) / 2 : c0->cout;
+  return rv_conv_bf16 (c0) ? (c0->cout + 1) / 2 : c0->cout;
 }
 
 static size_t
@@ -527,8 +523,8 @@ ffn_scratch_per_thread (const rv_conv *c0, int n, int nt)
 }
 
 /* y = x + c1(c0(x)) for 1x1 convs: per chunk of columns, c0 writes its tiles
- * straight into packed panels that c1 consumes. c0 and c1 both carry w16 or
- * neither does. */
+ * straight into packed panels that c1 consumes. c0 and c1 are both packed in
+ * bf16 or neither is. */
 typedef struct {
   const rv_conv *c0, *c1;
   rv_tensor x, y;
@@ -694,6 +690,33 @@ squeeze_excite (const rv_se *se, rv_tensor x, float *scratch, int nt)
   rv_se_run (se, x, scratch, nt, se_mean_item, se_scale_item);
 }
 
+/* ---- int8 conv epilogue ---------------------------------------------------- */
+
+static inline __attribute__ ((always_inline)) void
+activate_as (float *y, int n, rv_act act, const float *res)
+{
+  for (int i = 0; i < n; i += VL) {
+    int m = n - i < VL ? n - i : VL;
+    vf v = v_act (load_n (y + i, m), act);
+    if (res)
+      v = v + load_n (res + i, m);
+    store_n (y + i, v, m);
+  }
+}
+
+/* one loop per activation: the switch in v_act stays out of it */
+static void
+activate (float *y, int n, rv_act act, const float *res)
+{
+  switch (act) {
+    case RV_ACT_NONE: activate_as (y, n, RV_ACT_NONE, res); break;
+    case RV_ACT_SILU: activate_as (y, n, RV_ACT_SILU, res); break;
+    case RV_ACT_GELU: activate_as (y, n, RV_ACT_GELU, res); break;
+    case RV_ACT_RELU: activate_as (y, n, RV_ACT_RELU, res); break;
+    case RV_ACT_SIGMOID: activate_as (y, n, RV_ACT_SIGMOID, res); break;
+  }
+}
+
 /* ---- table -------------------------------------------------------------- */
 
 static size_t
@@ -732,4 +755,5 @@ const rv_kernels rv_kernels_avx2 = {
 #endif
   .conv_scratch = conv_scratch, .conv2d = conv2d,
   .ffn_scratch = ffn_scratch, .ffn = ffn, .squeeze_excite = squeeze_excite,
+  .activate = activate,
 };

@@ -1,13 +1,14 @@
 /* repvit-bench — time the forward pass.
  *
  *   repvit-bench --model FILE [--size WxH] [--threads N] [--runs K]
- *                [--precision f32|bf16]
+ *                [--precision f32|bf16|int8]
  *
  * Fills the input with a fixed pseudo-random image, runs two warm-up
  * forwards, then K timed ones; prints the median and minimum time and the
  * effective GFLOP/s (2 x conv MACs / median time), and the CPU time per
  * forward (all threads; on a loaded machine the steadier figure), and the
- * precision in effect (bf16 falls back to f32 without AVX512-BF16). */
+ * precision in effect (bf16 falls back to f32 without AVX512-BF16, int8
+ * without AVX512-VNNI or AVX-VNNI). */
 #include "repvit.h"
 #include "cli.h"
 
@@ -49,14 +50,14 @@ main (int argc, char **argv)
       ;
     else if (!strcmp (a, "--runs") && parse_int (v, 1, 1000000, &runs))
       ;
-    else if (!strcmp (a, "--precision") && (!strcmp (v, "f32") || !strcmp (v, "bf16")))
-      precision = !strcmp (v, "bf16") ? RV_PRECISION_BF16 : RV_PRECISION_F32;
+    else if (!strcmp (a, "--precision") && parse_precision (v, &precision))
+      ;
     else
       model_path = NULL, i = argc;
   }
   if (!model_path || argc % 2 == 0) {
     fprintf (stderr, "usage: repvit-bench --model FILE [--size WxH] "
-        "[--threads N] [--runs K] [--precision f32|bf16]\n"
+        "[--threads N] [--runs K] [--precision " PRECISION_CHOICES "]\n"
         "  W, H: multiples of 32 up to %d; N: 0 (one per CPU) to %d; "
         "K: 1 to 1000000\n", RV_MAX_INPUT_SIZE, RV_MAX_THREADS);
     return 2;
@@ -99,7 +100,7 @@ main (int argc, char **argv)
   double macs = rv_model_macs (model, w, h);
   printf ("model: %s-%s %dx%d threads %d runs %d\nprecision: %s\n",
       rv_model_variant (model), rv_model_scale (model), w, h, threads, runs,
-      rv_ctx_get_precision (ctx) == RV_PRECISION_BF16 ? "bf16" : "f32");
+      precision_names[rv_ctx_get_precision (ctx)]);
   printf ("median: %.2f ms\nmin: %.2f ms\ncpu: %.2f ms\nmacs: %.3f G\n"
       "gflops: %.1f\n", med, t[0], cpu / runs, macs * 1e-9,
       2 * macs / (med * 1e6));

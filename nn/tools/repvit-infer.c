@@ -1,7 +1,7 @@
 /* repvit-infer — run the detector on a .npy input, or describe a model.
  *
  *   repvit-infer --model FILE --input-npy X.npy --output-npy Y.npy [--threads N]
- *                [--precision f32|bf16]
+ *                [--precision f32|bf16|int8]
  *       X: float32 [1, 3, H, W] C-order (H, W multiples of 32);
  *       Y: float32 [1, 4 + nc, anchors], the raw Detect output.
  *   repvit-infer --model FILE --info
@@ -157,17 +157,17 @@ main (int argc, char **argv)
           "%s", v, RV_STR (RV_MAX_THREADS));
     else if (!strcmp (a, "--threads"))
       ;
-    else if (!strcmp (a, "--precision") && strcmp (v, "f32") && strcmp (v, "bf16"))
-      return die ("--precision %s: must be f32 or bf16%s", v, "");
+    else if (!strcmp (a, "--precision") && !parse_precision (v, &precision))
+      return die ("--precision %s: must be f32, bf16 or int8%s", v, "");
     else if (!strcmp (a, "--precision"))
-      precision = !strcmp (v, "bf16") ? RV_PRECISION_BF16 : RV_PRECISION_F32;
+      ;
     else
       return die ("unknown option %s%s", a, "");
     i++;
   }
   if (!model_path || (!info && (!in_path || !out_path))) {
     fprintf (stderr, "usage: repvit-infer --model FILE --input-npy X.npy "
-        "--output-npy Y.npy [--threads N] [--precision f32|bf16]\n"
+        "--output-npy Y.npy [--threads N] [--precision " PRECISION_CHOICES "]\n"
         "       repvit-infer --model FILE --info\n");
     return 2;
   }
@@ -191,7 +191,8 @@ main (int argc, char **argv)
               sizeof err)))
     rc = die ("%s%s", err, "");
   if (!rc && rv_ctx_get_precision (ctx) != precision)
-    fprintf (stderr, "repvit-infer: no AVX512-BF16 on this CPU: precision f32\n");
+    fprintf (stderr, "repvit-infer: no %s on this CPU: precision f32\n",
+        precision_needs (precision));
   if (!rc) {
     memcpy (rv_ctx_input (ctx), input, sizeof *input * 3 * shape[2] * shape[3]);
     rv_status st = rv_ctx_forward (ctx);

@@ -1275,36 +1275,45 @@ iou (gfloat ax, gfloat ay, gfloat aw, gfloat ah, const rv_detection * b)
   return inter / (aw * ah + (b->x2 - b->x1) * (b->y2 - b->y1) - inter);
 }
 
-/* precision=bf16: exactly the core's bf16 detections (fp32 ones where the
- * CPU lacks AVX512-BF16, as model-info then says), and close to fp32: most
- * of the ten best fp32 detections have a bf16 one of the same class with
- * IoU > 0.9 and a score within 0.05. (At 128 pixels; on larger inputs this
- * random-weight model saturates on the synthetic frame, scores of 1.0 and
- * frame-sized boxes, where any rounding reorders the detections.) */
-GST_START_TEST (test_precision_bf16)
+/* precision=bf16 and int8: exactly the core's detections in that precision
+ * (fp32 ones where the CPU lacks AVX512-BF16 / VNNI, as model-info then
+ * says), and close to fp32: most of the ten best fp32 detections have one
+ * of the same class with IoU > 0.9 and a score within 0.05. (At 128 pixels;
+ * on larger inputs this random-weight model saturates on the synthetic
+ * frame, scores of 1.0 and frame-sized boxes, where any rounding reorders
+ * the detections.) */
+static const struct
+{
+  const gchar *nick;
+  rv_precision precision;
+} precisions[] = { {"bf16", RV_PRECISION_BF16}, {"int8", RV_PRECISION_INT8} };
+
+GST_START_TEST (test_precision)
 {
   const gint w = 330, h_ = 186, target = 128;
-  GstHarness *h = harness_new ("precision", "bf16", "input-size", "128", NULL);
+  GstHarness *h = harness_new ("precision", precisions[__i__].nick,
+      "input-size", "128", NULL);
   GstRepvitDetectionMeta *meta;
   GstStructure *info;
   GstBuffer *out;
-  Core f32, bf16;
+  Core f32, low;
   guint8 *rgb;
   gint matched = 0, best;
   gchar err[256];
 
   core_init (&f32);
-  core_init (&bf16);
-  fail_unless (rv_ctx_set_precision (bf16.ctx, RV_PRECISION_BF16, err,
-          sizeof err) == RV_OK, "%s", err);
+  core_init (&low);
+  fail_unless (rv_ctx_set_precision (low.ctx, precisions[__i__].precision,
+          err, sizeof err) == RV_OK, "%s", err);
   harness_set_caps (h, GST_VIDEO_FORMAT_RGB, w, h_, NULL);
   out = push_pull (h, make_frame (GST_VIDEO_FORMAT_RGB, w, h_, 0, &rgb), 0);
   core_detect_rgb (&f32, rgb, w, h_, target, NULL);
-  core_detect_rgb (&bf16, rgb, w, h_, target, NULL);
-  meta = check_equals_core (out, &bf16);
+  core_detect_rgb (&low, rgb, w, h_, target, NULL);
+  meta = check_equals_core (out, &low);
   g_object_get (h->element, "model-info", &info, NULL);
   fail_unless_equals_string (gst_structure_get_string (info, "precision"),
-      rv_ctx_get_precision (bf16.ctx) == RV_PRECISION_BF16 ? "bf16" : "fp32");
+      rv_ctx_get_precision (low.ctx) == precisions[__i__].precision
+      ? precisions[__i__].nick : "fp32");
   gst_structure_free (info);
 
   best = MIN (f32.n, 10);
@@ -1319,15 +1328,16 @@ GST_START_TEST (test_precision_bf16)
         break;
       }
     }
-  GST_INFO ("%d of the %d best fp32 detections found in bf16", matched, best);
+  GST_INFO ("%d of the %d best fp32 detections found in %s", matched, best,
+      precisions[__i__].nick);
   fail_unless (matched >= best * 8 / 10, "only %d of the %d best fp32 "
-      "detections have a bf16 twin", matched, best);
+      "detections have a %s twin", matched, best, precisions[__i__].nick);
 
   gst_buffer_unref (out);
   g_free (rgb);
   gst_harness_teardown (h);
   core_clear (&f32);
-  core_clear (&bf16);
+  core_clear (&low);
 }
 
 GST_END_TEST;
@@ -1357,7 +1367,7 @@ repvityolo_suite (void)
   tcase_add_test (tc, test_shared_model);
   tcase_add_test (tc, test_labels_not_interned);
   tcase_add_test (tc, test_model_cache_identity);
-  tcase_add_test (tc, test_precision_bf16);
+  tcase_add_loop_test (tc, test_precision, 0, G_N_ELEMENTS (precisions));
   return s;
 }
 

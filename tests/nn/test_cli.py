@@ -23,6 +23,9 @@ CASES = [
     (BENCH, ["--threads", "100000"], 2, "0 (one per CPU) to 1024"),
     (BENCH, ["--runs", "0"], 2, "K: 1 to 1000000"),
     (BENCH, ["--precision", "f32"], 1, "repvit-bench: "),   # model given last: a missing file
+    (BENCH, ["--precision", "int8"], 1, "repvit-bench: "),
+    (BENCH, ["--precision", "int4"], 2, "--precision f32|bf16|int8"),
+    (INFER, ["--precision", "int4", "--info"], 1, "--precision int4: must be f32, bf16 or int8"),
 ]
 
 failures = []

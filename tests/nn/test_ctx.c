@@ -5,10 +5,11 @@
  * no allocation in the per-frame path (malloc is interposed and counted;
  * OpenBLAS's small-matrix kernels allocate inside the library, out of our
  * hands, and are counted apart).
- * Precision: BF16 takes effect exactly where the CPU has AVX512-BF16 (and
- * RV_FORCE_PORTABLE is not set), stays near F32 there and equal to it
- * elsewhere, allocates nothing per frame; back in F32 the output has the
- * bits it had before.
+ * Precision: BF16 takes effect exactly where the CPU has AVX512-BF16, INT8
+ * where it has AVX512-VNNI or AVX-VNNI (and RV_FORCE_PORTABLE is not set);
+ * each stays near F32 there and equal to it elsewhere, gives the same
+ * bytes with 1, 2 and 3 threads, allocates nothing per frame; back in F32
+ * the output has the bits it had before.
  *
  * usage: test-ctx MODEL.safetensors */
 #include "repvit.h"
@@ -213,6 +214,61 @@ max_diff (const float *a, const float *b, int n)
   return d;
 }
 
+/* Precision p (named name) on c, from F32 with the output o1 (n floats at
+ * 160x128): in effect exactly when supported; then near f32, the same at 1,
+ * 2 and 3 threads, no allocation per frame. Leaves c at one thread. */
+static void
+check_precision (rv_ctx *c, rv_precision p, const char *name, int supported,
+    const float *o1, int n, const rv_frame *frame, const rv_post_params *pp)
+{
+  char err[256];
+  int n2, nd;
+  rv_detection dets[300];
+  CHECK (rv_ctx_set_precision (c, p, err, sizeof err) == RV_OK,
+      "set %s: %s", name, err);
+  CHECK (rv_ctx_get_precision (c) == (supported ? p : RV_PRECISION_F32),
+      "precision in effect %d, CPU %s the %s instructions",
+      (int) rv_ctx_get_precision (c), supported ? "with" : "without", name);
+  printf ("%s %s\n", name, supported ? "in effect" : "falls back to f32 here");
+  float *ob = run (c, 160, 128, &n2);
+  int boxes = 4 * n / 84;
+  if (ob && n2 == n) {
+    /* Only changed or not: this random-weight model on a noise input is
+     * chaotic (in f32, 1e-3 of input noise moves boxes by 100 px); the
+     * golden tests hold bf16 and int8 to the reference on calibrated
+     * models, test-int8 int8 to f32 on the shipped model. */
+    float db = max_diff (o1, ob, boxes), ds = max_diff (o1 + boxes, ob + boxes, n - boxes);
+    int sane = 1;
+    for (int i = 0; i < n; i++)
+      sane &= isfinite (ob[i]) && (i < boxes || (ob[i] >= 0 && ob[i] <= 1));
+    printf ("%s vs f32: boxes %g px, scores %g\n", name, db, ds);
+    CHECK (supported ? sane && (db > 0 || ds > 0) : db == 0 && ds == 0,
+        "%s vs f32 output: boxes %g px, scores %g, finite and in range %d",
+        name, db, ds, sane);
+  }
+#if COUNT_MALLOC
+  n_allocs = 0;
+  counting = 1;
+#endif
+  rv_status s1 = rv_ctx_forward (c);
+  rv_status s3 = rv_ctx_detect (c, frame, pp, dets, 300, &nd);
+#if COUNT_MALLOC
+  counting = 0;
+  CHECK (n_allocs == 0, "%d allocations in the %s per-frame path", n_allocs,
+      name);
+#endif
+  CHECK (s1 == RV_OK && s3 == RV_OK, "%s per-frame calls", name);
+  for (int t = 2; t <= 3; t++) {
+    rv_ctx_set_threads (c, t);  /* re-planned with this precision's scratch */
+    float *ot = run (c, 160, 128, &n2);
+    CHECK (ob && ot && !memcmp (ob, ot, (size_t) n * sizeof *ob),
+        "%s with 1 and %d threads differs", name, t);
+    free (ot);
+  }
+  rv_ctx_set_threads (c, 1);
+  free (ob);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -311,61 +367,28 @@ main (int argc, char **argv)
   CHECK (rv_ctx_set_precision (c1, (rv_precision) 7, err, sizeof err)
       == RV_ERR_ARG && strstr (err, "precision 7"), "bad precision: %s", err);
   const char *force = getenv ("RV_FORCE_PORTABLE");
-  int bf16 = 0;
+  int bf16 = 0, int8 = 0;
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_cpu_init ();
+  int portable = force && *force && *force != '0';
   bf16 = __builtin_cpu_supports ("avx512bf16") && __builtin_cpu_supports ("avx512bw")
-      && !(force && *force && *force != '0');
+      && !portable;
+  int8 = (__builtin_cpu_supports ("avx512vnni") || __builtin_cpu_supports ("avxvnni"))
+      && !portable;
 #else
   (void) force;
 #endif
-  CHECK (rv_ctx_set_precision (c1, RV_PRECISION_BF16, err, sizeof err) == RV_OK,
-      "set bf16: %s", err);
-  CHECK (rv_ctx_get_precision (c1) == (bf16 ? RV_PRECISION_BF16 : RV_PRECISION_F32),
-      "precision in effect %d, CPU %s AVX512-BF16 kernels",
-      (int) rv_ctx_get_precision (c1), bf16 ? "with" : "without");
-  printf ("bf16 %s\n", bf16 ? "in effect" : "falls back to f32 here");
-  float *ob = run (c1, 160, 128, &n2);
-  int boxes = 4 * n / 84;
-  if (ob && n2 == n) {
-    /* Only changed or not: this random-weight model on a noise input is
-     * chaotic (in f32, 1e-3 of input noise moves boxes by 100 px); the
-     * golden tests hold bf16 to the reference on calibrated models. */
-    float db = max_diff (o1, ob, boxes), ds = max_diff (o1 + boxes, ob + boxes, n - boxes);
-    int sane = 1;
-    for (int i = 0; i < n; i++)
-      sane &= isfinite (ob[i]) && (i < boxes || (ob[i] >= 0 && ob[i] <= 1));
-    printf ("bf16 vs f32: boxes %g px, scores %g\n", db, ds);
-    CHECK (bf16 ? sane && (db > 0 || ds > 0) : db == 0 && ds == 0,
-        "bf16 vs f32 output: boxes %g px, scores %g, finite and in range %d",
-        db, ds, sane);
-  }
-#if COUNT_MALLOC
-  n_allocs = 0;
-  counting = 1;
-#endif
-  s1 = rv_ctx_forward (c1);
-  s3 = rv_ctx_detect (c1, &frame, &pp, dets, 300, &nd);
-#if COUNT_MALLOC
-  counting = 0;
-  CHECK (n_allocs == 0, "%d allocations in the bf16 per-frame path", n_allocs);
-#endif
-  CHECK (s1 == RV_OK && s3 == RV_OK, "bf16 per-frame calls");
-  rv_ctx_set_threads (c1, 3);   /* re-planned with the bf16 scratch */
-  float *ob3 = run (c1, 160, 128, &n2);
-  CHECK (ob && ob3 && !memcmp (ob, ob3, (size_t) n * sizeof *ob),
-      "bf16 with 1 and 3 threads differs");
-  rv_ctx_set_threads (c1, 1);
+  check_precision (c1, RV_PRECISION_BF16, "bf16", bf16, o1, n, &frame, &pp);
+  check_precision (c1, RV_PRECISION_INT8, "int8", int8, o1, n, &frame, &pp);
   CHECK (rv_ctx_set_precision (c1, RV_PRECISION_F32, err, sizeof err) == RV_OK
       && rv_ctx_get_precision (c1) == RV_PRECISION_F32, "back to f32: %s", err);
   float *of = run (c1, 160, 128, &n2);
   CHECK (of && n2 == n && !memcmp (of, o1, (size_t) n * sizeof *o1),
-      "f32 output after bf16 differs from the first f32 output");
+      "f32 output after bf16 and int8 differs from the first f32 output");
 
   check_concurrent (model, c1);
   rv_model_free (model);
-  free (rgb), free (o1), free (o3), free (om), free (again), free (ob), free (ob3),
-      free (of);
+  free (rgb), free (o1), free (o3), free (om), free (again), free (of);
   rv_ctx_free (c1);
   rv_ctx_free (c3);
   rv_ctx_free (cm);

@@ -36,14 +36,24 @@ bf16_copy (const float *x, size_t n)
   return y;
 }
 
-/* The bf16 weight copy the context would give cv. */
-static uint16_t *
-with_w16 (rv_conv *cv)
+/* The bf16 weights the context would give cv; NULL unless bf16. */
+static rv_packed *
+packed_bf16 (rv_conv *cv)
 {
-  uint16_t *w16 = malloc (rv_bf16_weights_size (cv) * sizeof *w16);
-  rv_bf16_weights (cv, w16);
-  cv->w16 = w16;
-  return w16;
+  if (!bf16)
+    return NULL;
+  rv_packed *p = malloc (sizeof *p);
+  rv_packed_init (p, cv, RV_FORMAT_BF16);
+  cv->packed = p;
+  return p;
+}
+
+static void
+packed_free (rv_packed *p)
+{
+  if (p)
+    rv_packed_clear (p);
+  free (p);
 }
 
 /* The BF16 table's f32 kernels are the AVX-512 ones: a run of the table
@@ -148,7 +158,7 @@ conv_case (int cin, int cout, int k, int s, int groups, int h, int w,
         ref[i] = act_ref (acc, act) + (res ? res[i] : 0);
       }
   rv_conv cv = { cin, cout, k, s, groups, act, wt, b, NULL };
-  uint16_t *w16 = bf16 ? with_w16 (&cv) : NULL;
+  rv_packed *w16 = packed_bf16 (&cv);
   rv_tensor tx = { x, cin, h, w, (size_t) h * w, 0, 0 };
   rv_tensor ty = { y, cout, ho, wo, cs, 0, 0 };
   rv_tensor tr = { res, cout, ho, wo, (size_t) ho * wo, 0, 0 };
@@ -168,7 +178,7 @@ conv_case (int cin, int cout, int k, int s, int groups, int h, int w,
   if (bf16)
     free (xr), free (wr);
   free (x), free (wt), free (b), free (y), free (y2), free (res), free (ref),
-      free (scratch), free (w16);
+      free (scratch), packed_free (w16);
 }
 
 /* y = act(x) over a wide range: the exp / erf approximations. */
@@ -307,7 +317,7 @@ ffn_case (int c, int hidden, int h, int w, rv_act act0, int nt)
     }
   rv_conv c0 = { c, hidden, 1, 1, 1, act0, w0, b0, NULL },
       c1 = { hidden, c, 1, 1, 1, RV_ACT_NONE, w1, b1, NULL };
-  uint16_t *w16_0 = bf16 ? with_w16 (&c0) : NULL, *w16_1 = bf16 ? with_w16 (&c1) : NULL;
+  rv_packed *w16_0 = packed_bf16 (&c0), *w16_1 = packed_bf16 (&c1);
   float *y2 = malloc (ys * c * sizeof *y2);
   memcpy (y2, y, ys * c * sizeof *y2);
   float *scratch = malloc (kern->ffn_scratch (&c0, n, nt) * sizeof *scratch + 1);
@@ -327,7 +337,7 @@ ffn_case (int c, int hidden, int h, int w, rv_act act0, int nt)
   if (bf16)
     free (xr), free (w0r), free (w1r);
   free (x), free (y), free (y2), free (w0), free (b0), free (w1), free (b1), free (hid),
-      free (ref), free (tie), free (slack), free (scratch), free (w16_0), free (w16_1);
+      free (ref), free (tie), free (slack), free (scratch), packed_free (w16_0), packed_free (w16_1);
 }
 
 static void
