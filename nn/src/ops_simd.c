@@ -31,6 +31,8 @@ typedef __m512 vf;
 #define vmax _mm512_max_ps
 #define vmin _mm512_min_ps
 #define vfma _mm512_fmadd_ps
+#define vfnma _mm512_fnmadd_ps
+#define vrcp _mm512_rcp14_ps
 #define vround(x) _mm512_roundscale_ps (x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
 #define vexp2i(n) _mm512_castsi512_ps (_mm512_slli_epi32 (_mm512_add_epi32 ( \
       _mm512_cvtps_epi32 (n), _mm512_set1_epi32 (127)), 23))
@@ -51,6 +53,8 @@ typedef __m256 vf;
 #define vmax _mm256_max_ps
 #define vmin _mm256_min_ps
 #define vfma _mm256_fmadd_ps
+#define vfnma _mm256_fnmadd_ps
+#define vrcp _mm256_rcp_ps
 #define vround(x) _mm256_round_ps (x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
 #define vexp2i(n) _mm256_castsi256_ps (_mm256_slli_epi32 (_mm256_add_epi32 ( \
       _mm256_cvtps_epi32 (n), _mm256_set1_epi32 (127)), 23))
@@ -93,6 +97,17 @@ v_exp (vf x)
   return p * vexp2i (n);
 }
 
+/* a / b from the approximate reciprocal (14 or 12 bits) and a Newton step:
+ * within a few ulp, at a fraction of a divide's cost (the activations are a
+ * large part of a tile with a short K). */
+static inline vf
+v_div (vf a, vf b)
+{
+  vf r = vrcp (b);
+  r = vfma (vfnma (b, r, vset1 (1.0f)), r, r);
+  return a * r;
+}
+
 /* erf as a rational function on [-4, 4] (Eigen's float erf), +-1 beyond. */
 static inline vf
 v_erf (vf x)
@@ -111,7 +126,7 @@ v_erf (vf x)
   q = vfma (q, x2, vset1 (-1.68282697438203e-03f));
   q = vfma (q, x2, vset1 (-7.37332916720468e-03f));
   q = vfma (q, x2, vset1 (-1.42647390514189e-02f));
-  return x * p / q;
+  return v_div (x * p, q);
 }
 
 static inline vf
@@ -123,11 +138,11 @@ v_act (vf v, rv_act act)
     case RV_ACT_RELU:
       return vmax (v, vset1 (0.0f));
     case RV_ACT_SILU:
-      return v / (vset1 (1.0f) + v_exp (-v));
+      return v_div (v, vset1 (1.0f) + v_exp (-v));
     case RV_ACT_GELU:
       return vset1 (0.5f) * v * (vset1 (1.0f) + v_erf (v * vset1 (0.70710678118654752f)));
     case RV_ACT_SIGMOID:
-      return vset1 (1.0f) / (vset1 (1.0f) + v_exp (-v));
+      return v_div (vset1 (1.0f), vset1 (1.0f) + v_exp (-v));
   }
   return v;
 }
@@ -323,47 +338,75 @@ pack_rows (const float *x, size_t xs, int K, int n0, int n, float *bp)
   }
 }
 
-/* Row r (input channel, ky, kx) of the im2col panel of the w <= NR output
- * pixels from q0 on, zeros past w. */
+/* The output pixels of a panel as runs along output rows: pixels j .. j +
+ * len - 1 of the panel are (oy, ox .. ox + len - 1). Computed once per panel,
+ * not per im2col row. */
+typedef struct {
+  int j, len, oy, ox;
+} pixel_run;
+
+typedef struct {
+  int n;
+  pixel_run run[NR];
+} panel_runs;
+
+/* The w <= NR output pixels from q0 on, of an output wo wide. */
 static void
-im2col_row (const rv_conv *cv, rv_tensor x, int wo, int q0, int w, int r,
+runs_of_panel (int wo, int q0, int w, panel_runs *pr)
+{
+  pr->n = 0;
+  for (int j = 0; j < w;) {
+    int q = q0 + j, oy = q / wo, ox = q % wo;
+    int len = wo - ox < w - j ? wo - ox : w - j;
+    pr->run[pr->n++] = (pixel_run) { j, len, oy, ox };
+    j += len;
+  }
+}
+
+/* dst[i] = src[s i] for i < n, n <= NR, by vectors with masked ends; s is
+ * 1 or 2 (the strides of the spec's convs). */
+static inline void
+copy_strided (float *dst, const float *src, int s, int n)
+{
+  for (int i = 0; i < n; i += VL) {
+    int m = n - i < VL ? n - i : VL;
+    if (s == 1) {
+      store_n (dst + i, load_n (src + i, m), m);
+    } else {
+      /* the 2 m - 1 floats src[2 i .. 2 (i + m - 1)] */
+      const float *q = src + 2 * i;
+      int lo = 2 * m - 1 < VL ? 2 * m - 1 : VL, hi = 2 * m - 1 - lo;
+      store_n (dst + i, veven (load_n (q, lo), hi > 0 ? load_n (q + VL, hi)
+              : vset1 (0.0f)), m);
+    }
+  }
+}
+
+/* Row r (input channel, ky, kx) of the im2col panel of the output pixels in
+ * pr, zeros past them (NR floats). */
+static void
+im2col_row (const rv_conv *cv, rv_tensor x, const panel_runs *pr, int r,
     float *dst)
 {
   const int k = cv->k, s = cv->stride, pad = k / 2;
   const int ci = r / (k * k), ky = r / k % k, kx = r % k;
   const float *src = x.d + ci * x.cs;
-  for (int j = 0; j < NR;) {
-    int q = q0 + j, oy = q / wo, ox = q % wo;
-    int run = j < w ? wo - ox : NR - j;     /* to the end of this output row */
-    if (run > w - j && j < w)
-      run = w - j;
-    int iy = oy * s - pad + ky;
-    if (j >= w || iy < 0 || iy >= x.h) {
-      memset (dst + j, 0, (size_t) run * sizeof *dst);
-    } else {
-      /* ix = (ox + i) s - pad + kx is inside the row for i in [lo, hi) */
-      const float *row = src + (size_t) iy * x.w;
-      int b = ox * s - pad + kx, lo = 0, hi = run;
-      while (lo < run && (ox + lo) * s - pad + kx < 0)
-        lo++;
-      while (hi > lo && (ox + hi - 1) * s - pad + kx >= x.w)
-        hi--;
-      memset (dst + j, 0, (size_t) lo * sizeof *dst);
-      if (s == 1) {
-        memcpy (dst + j + lo, row + b + lo, (size_t) (hi - lo) * sizeof *dst);
-      } else {
-        int i = lo;
-        if (s == 2)
-          for (; i + VL <= hi && b + 2 * (i + VL) <= x.w; i += VL) {
-            const float *q = row + b + 2 * i;
-            vstore (dst + j + i, veven (vload (q), vload (q + VL)));
-          }
-        for (; i < hi; i++)
-          dst[j + i] = row[b + i * s];
-      }
-      memset (dst + j + hi, 0, (size_t) (run - hi) * sizeof *dst);
-    }
-    j += run;
+  for (int j = 0; j < NV; j++)
+    vstore (dst + j * VL, vset1 (0.0f));
+  for (int i = 0; i < pr->n; i++) {
+    const int j = pr->run[i].j, len = pr->run[i].len;
+    const int iy = pr->run[i].oy * s - pad + ky;
+    if (iy < 0 || iy >= x.h)
+      continue;
+    /* ix = ix0 + t s is inside the row for t in [lo, hi) */
+    const int ix0 = pr->run[i].ox * s - pad + kx;
+    int lo = ix0 < 0 ? (-ix0 + s - 1) / s : 0;
+    int hi = (x.w - ix0 + s - 1) / s;
+    if (hi > len)
+      hi = len;
+    if (hi > lo)
+      copy_strided (dst + j + lo, src + (size_t) iy * x.w + ix0 + lo * s, s,
+          hi - lo);
   }
 }
 
@@ -372,10 +415,12 @@ static void
 pack_im2col (const rv_conv *cv, rv_tensor x, int wo, int n0, int n, float *bp)
 {
   const int K = cv->cin * cv->k * cv->k;
-  for (int p = 0; p < n; p += NR, bp += (size_t) K * NR)
+  for (int p = 0; p < n; p += NR, bp += (size_t) K * NR) {
+    panel_runs pr;
+    runs_of_panel (wo, n0 + p, n - p < NR ? n - p : NR, &pr);
     for (int r = 0; r < K; r++)
-      im2col_row (cv, x, wo, n0 + p, n - p < NR ? n - p : NR, r,
-          bp + (size_t) r * NR);
+      im2col_row (cv, x, &pr, r, bp + (size_t) r * NR);
+  }
 }
 
 #if HAVE_BF16
@@ -406,11 +451,13 @@ pack_bf16 (const rv_conv *cv, rv_tensor x, int wo, int n0, int n,
       pack_pairs (x.d + n0 + p, x.cs, K, w, bp);
       continue;
     }
+    panel_runs pr;
+    runs_of_panel (wo, n0 + p, w, &pr);
     for (int r = 0; r < K; r += 2) {
       float rows[2 * NR];
-      im2col_row (cv, x, wo, n0 + p, w, r, rows);
+      im2col_row (cv, x, &pr, r, rows);
       if (r + 1 < K)
-        im2col_row (cv, x, wo, n0 + p, w, r + 1, rows + NR);
+        im2col_row (cv, x, &pr, r + 1, rows + NR);
       pack_pairs (rows, NR, K - r < 2 ? 1 : 2, NR, bp + (size_t) r / 2 * NR);
     }
   }
