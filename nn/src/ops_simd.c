@@ -76,6 +76,7 @@ lanes (int m)
 #endif
 #define K_BLOCK 128                /* products summed apart, then added */
 #define CHUNK_BYTES (256 << 10)   /* packed B per thread: about a quarter of L2 */
+#define PREFETCH_CHANNELS 2       /* im2col: prefetch this many channels ahead */
 
 /* ---- activations -------------------------------------------------------- */
 
@@ -382,31 +383,48 @@ copy_strided (float *dst, const float *src, int s, int n)
   }
 }
 
-/* Row r (input channel, ky, kx) of the im2col panel of the output pixels in
- * pr, zeros past them (NR floats). */
+/* The im2col row of input channel ci and tap (ky, kx) for the output pixels
+ * in pr, zeros past them (NR floats). No divisions: this runs K times a
+ * panel, and the stride is 1 or 2. */
 static void
-im2col_row (const rv_conv *cv, rv_tensor x, const panel_runs *pr, int r,
-    float *dst)
+im2col_row (const rv_conv *cv, rv_tensor x, const panel_runs *pr, int ci,
+    int ky, int kx, float *dst)
 {
-  const int k = cv->k, s = cv->stride, pad = k / 2;
-  const int ci = r / (k * k), ky = r / k % k, kx = r % k;
+  const int s = cv->stride, sh = s - 1, pad = cv->k / 2;
   const float *src = x.d + ci * x.cs;
   for (int j = 0; j < NV; j++)
     vstore (dst + j * VL, vset1 (0.0f));
   for (int i = 0; i < pr->n; i++) {
-    const int j = pr->run[i].j, len = pr->run[i].len;
     const int iy = pr->run[i].oy * s - pad + ky;
     if (iy < 0 || iy >= x.h)
       continue;
     /* ix = ix0 + t s is inside the row for t in [lo, hi) */
     const int ix0 = pr->run[i].ox * s - pad + kx;
-    int lo = ix0 < 0 ? (-ix0 + s - 1) / s : 0;
-    int hi = (x.w - ix0 + s - 1) / s;
-    if (hi > len)
-      hi = len;
-    if (hi > lo)
-      copy_strided (dst + j + lo, src + (size_t) iy * x.w + ix0 + lo * s, s,
-          hi - lo);
+    int lo = ix0 < 0 ? (s - 1 - ix0) >> sh : 0;
+    int hi = (x.w - ix0 + s - 1) >> sh;
+    if (hi > pr->run[i].len)
+      hi = pr->run[i].len;
+    if (hi <= lo)
+      continue;
+    const float *from = src + (size_t) iy * x.w + ix0 + lo * s;
+    copy_strided (dst + pr->run[i].j + lo, from, s, hi - lo);
+    /* the rows of a channel a few rows of K ahead: large inputs come from
+     * L3 or memory, and the hardware prefetchers do not follow k x cin rows */
+    if (kx == 0 && ci + PREFETCH_CHANNELS < x.c)
+      for (int f = 0; f < (hi - lo) * s; f += 64 / (int) sizeof (float))
+        _mm_prefetch ((const char *) (from + PREFETCH_CHANNELS * x.cs + f),
+            _MM_HINT_T0);
+  }
+}
+
+/* The next im2col row after (ci, ky, kx). */
+static inline void
+next_tap (int k, int *ci, int *ky, int *kx)
+{
+  if (++*kx == k) {
+    *kx = 0;
+    if (++*ky == k)
+      *ky = 0, ++*ci;
   }
 }
 
@@ -418,8 +436,11 @@ pack_im2col (const rv_conv *cv, rv_tensor x, int wo, int n0, int n, float *bp)
   for (int p = 0; p < n; p += NR, bp += (size_t) K * NR) {
     panel_runs pr;
     runs_of_panel (wo, n0 + p, n - p < NR ? n - p : NR, &pr);
-    for (int r = 0; r < K; r++)
-      im2col_row (cv, x, &pr, r, bp + (size_t) r * NR);
+    float *dst = bp;
+    for (int ci = 0; ci < cv->cin; ci++)
+      for (int ky = 0; ky < cv->k; ky++)
+        for (int kx = 0; kx < cv->k; kx++, dst += NR)
+          im2col_row (cv, x, &pr, ci, ky, kx, dst);
   }
 }
 
@@ -453,11 +474,13 @@ pack_bf16 (const rv_conv *cv, rv_tensor x, int wo, int n0, int n,
     }
     panel_runs pr;
     runs_of_panel (wo, n0 + p, w, &pr);
-    for (int r = 0; r < K; r += 2) {
+    for (int r = 0, ci = 0, ky = 0, kx = 0; r < K; r += 2) {
       float rows[2 * NR];
-      im2col_row (cv, x, &pr, r, rows);
+      im2col_row (cv, x, &pr, ci, ky, kx, rows);
+      next_tap (cv->k, &ci, &ky, &kx);
       if (r + 1 < K)
-        im2col_row (cv, x, &pr, r + 1, rows + NR);
+        im2col_row (cv, x, &pr, ci, ky, kx, rows + NR);
+      next_tap (cv->k, &ci, &ky, &kx);
       pack_pairs (rows, NR, K - r < 2 ? 1 : 2, NR, bp + (size_t) r / 2 * NR);
     }
   }
