@@ -323,19 +323,25 @@ gemm_chunk (const rv_conv *cv, int K, const void *bp, int m0, int m1, int n,
 
 /* ---- packing ------------------------------------------------------------ */
 
-/* Columns [n0, n0 + n) of a K x N row-major matrix (row stride xs) into panels
- * of K x NR, zero-padded. */
+/* Columns [n0, n0 + n) of a K x N row-major matrix (row stride xs >= N) into
+ * panels of K x NR, zero-padded. The K rows are too many streams for the
+ * hardware prefetchers, and a large input comes from L3 or memory: each
+ * panel prefetches the next one's columns. */
 static void
 pack_rows (const float *x, size_t xs, int K, int n0, int n, float *bp)
 {
   for (int p = 0; p < n; p += NR, bp += (size_t) K * NR) {
     int w = n - p < NR ? n - p : NR;
     const float *src = x + n0 + p;
-    for (int k = 0; k < K; k++, src += xs)
+    const int ahead = (size_t) (n0 + p + 2 * NR) <= xs;
+    for (int k = 0; k < K; k++, src += xs) {
       for (int j = 0; j < NV; j++) {
         int m = w - j * VL < 0 ? 0 : w - j * VL < VL ? w - j * VL : VL;
         vstore (bp + (size_t) k * NR + j * VL, m == VL ? vload (src + j * VL) : vload_m (src + j * VL, m));
       }
+      for (int f = 0; ahead && f < NR; f += 64 / (int) sizeof (float))
+        _mm_prefetch ((const char *) (src + NR + f), _MM_HINT_T0);
+    }
   }
 }
 
