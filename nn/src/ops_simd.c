@@ -174,14 +174,27 @@ typedef struct {
   const float *res[MR];       /* residual rows or NULL */
 } rv_tile;
 
+/* act on every vector of a tile, in a loop of its own: the activations are
+ * long chains of dependent instructions that only overlap without stores
+ * and branches between them. */
+static inline __attribute__ ((always_inline)) void
+tile_act (vf sum[MR][NV], rv_act act)
+{
+  if (act != RV_ACT_NONE)
+    for (int r = 0; r < MR; r++)
+      for (int j = 0; j < NV; j++)
+        sum[r][j] = v_act (sum[r][j], act);
+}
+
 /* The epilogue: c = act(sum) (+ res) for the first n columns. */
 static inline __attribute__ ((always_inline)) void
 tile_store (const rv_tile *t, vf sum[MR][NV], rv_act act, int n)
 {
+  tile_act (sum, act);
   for (int r = 0; r < MR && t->c[r]; r++)
     for (int j = 0, left = n; j < NV && left > 0; j++, left -= VL) {
       int m = left < VL ? left : VL;
-      vf v = v_act (sum[r][j], act);
+      vf v = sum[r][j];
       if (t->res[r])
         v = v + load_n (t->res[r] + j * VL, m);
       store_n (t->c[r] + j * VL, v, m);
@@ -194,20 +207,19 @@ static void
 tile (const rv_tile *t, int K, const float *bp, rv_act act, int n)
 {
   vf acc[MR][NV], sum[MR][NV];
-  for (int r = 0; r < MR; r++)
-    for (int j = 0; j < NV; j++)
-      sum[r][j] = vset1 (t->bias[r]);
   const float *a0 = t->a[0], *a1 = t->a[1], *a2 = t->a[2], *a3 = t->a[3],
       *a4 = t->a[4], *a5 = t->a[5];
 #if MR == 8
   const float *a6 = t->a[6], *a7 = t->a[7];
 #endif
-  /* blocks of K_BLOCK products summed apart keep long sums accurate */
+  /* blocks of K_BLOCK products summed apart keep long sums accurate; the
+   * first block starts from the bias, so that with K <= K_BLOCK the sums
+   * never leave the registers */
   for (int k0 = 0; k0 < K; k0 += K_BLOCK) {
     int k1 = K - k0 < K_BLOCK ? K : k0 + K_BLOCK;
     for (int r = 0; r < MR; r++)
       for (int j = 0; j < NV; j++)
-        acc[r][j] = vset1 (0.0f);
+        acc[r][j] = vset1 (k0 ? 0.0f : t->bias[r]);
     for (int k = k0; k < k1; k++, bp += NR) {
       vf b[NV];
       for (int j = 0; j < NV; j++)
@@ -219,11 +231,16 @@ tile (const rv_tile *t, int K, const float *bp, rv_act act, int n)
 #endif
 #undef ROW
     }
-    for (int r = 0; r < MR; r++)
-      for (int j = 0; j < NV; j++)
-        sum[r][j] = sum[r][j] + acc[r][j];
+    if (k0)
+      for (int r = 0; r < MR; r++)
+        for (int j = 0; j < NV; j++)
+          sum[r][j] = sum[r][j] + acc[r][j];
+    else if (K > K_BLOCK)
+      memcpy (sum, acc, sizeof sum);
   }
-  tile_store (t, sum, act, n);
+  if (K > K_BLOCK)
+    memcpy (acc, sum, sizeof acc);
+  tile_store (t, acc, act, n);
 }
 
 #if HAVE_BF16
@@ -244,11 +261,12 @@ bf16_pairs (vf lo, vf hi)
 static inline __attribute__ ((always_inline)) void
 tile_store_pairs (const rv_tile *t, vf sum[MR][NV], rv_act act)
 {
+  tile_act (sum, act);
   for (int r = 0; r < MR && t->c[r]; r += 2)
     for (int j = 0; j < NV; j++) {
-      vf hi = t->c[r + 1] ? v_act (sum[r + 1][j], act) : vset1 (0.0f);
+      vf hi = t->c[r + 1] ? sum[r + 1][j] : vset1 (0.0f);
       _mm512_storeu_si512 ((uint32_t *) t->c[r] + j * VL,
-          bf16_pairs (v_act (sum[r][j], act), hi));
+          bf16_pairs (sum[r][j], hi));
     }
 }
 
