@@ -17,6 +17,7 @@
  * products into f32 accumulators; the epilogue is the f32 one. */
 #include "ops.h"
 
+#include <assert.h>
 #include <immintrin.h>
 #include <string.h>
 
@@ -34,8 +35,8 @@ typedef __m512 vf;
 #define vfnma _mm512_fnmadd_ps
 #define vrcp _mm512_rcp14_ps
 #define vround(x) _mm512_roundscale_ps (x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
-#define vexp2i(n) _mm512_castsi512_ps (_mm512_slli_epi32 (_mm512_add_epi32 ( \
-      _mm512_cvtps_epi32 (n), _mm512_set1_epi32 (127)), 23))
+/* p 2^n for an integral n in the normal range, in one instruction */
+#define vscale2(p, n) _mm512_scalef_ps (p, n)
 /* the first m lanes of p, zeros after; the rest of p is not touched */
 #define vload_m(p, m) _mm512_maskz_loadu_ps ((__mmask16) ((1u << (m)) - 1), p)
 #define vstore_m(p, v, m) _mm512_mask_storeu_ps (p, (__mmask16) ((1u << (m)) - 1), v)
@@ -56,8 +57,8 @@ typedef __m256 vf;
 #define vfnma _mm256_fnmadd_ps
 #define vrcp _mm256_rcp_ps
 #define vround(x) _mm256_round_ps (x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
-#define vexp2i(n) _mm256_castsi256_ps (_mm256_slli_epi32 (_mm256_add_epi32 ( \
-      _mm256_cvtps_epi32 (n), _mm256_set1_epi32 (127)), 23))
+#define vscale2(p, n) ((p) * _mm256_castsi256_ps (_mm256_slli_epi32 ( \
+      _mm256_add_epi32 (_mm256_cvtps_epi32 (n), _mm256_set1_epi32 (127)), 23)))
 static inline __m256i
 lanes (int m)
 {
@@ -96,7 +97,7 @@ v_exp (vf x)
   p = vfma (p, r, vset1 (1.6666665459e-1f));
   p = vfma (p, r, vset1 (5.0000001201e-1f));
   p = vfma (p, r * r, r + vset1 (1.0f));
-  return p * vexp2i (n);
+  return vscale2 (p, n);
 }
 
 /* a / b from the approximate reciprocal (14 or 12 bits) and a Newton step:
@@ -419,6 +420,7 @@ im2col_row (const rv_conv *cv, rv_tensor x, const panel_runs *pr, int ci,
 {
   const int s = cv->stride, sh = s - 1, pad = cv->k / 2;
   const float *src = x.d + ci * x.cs;
+  assert (s == 1 || s == 2);
   for (int j = 0; j < NV; j++)
     vstore (dst + j * VL, vset1 (0.0f));
   for (int i = 0; i < pr->n; i++) {
@@ -463,11 +465,10 @@ pack_im2col (const rv_conv *cv, rv_tensor x, int wo, int n0, int n, float *bp)
   for (int p = 0; p < n; p += NR, bp += (size_t) K * NR) {
     panel_runs pr;
     runs_of_panel (wo, n0 + p, n - p < NR ? n - p : NR, &pr);
-    float *dst = bp;
-    for (int ci = 0; ci < cv->cin; ci++)
-      for (int ky = 0; ky < cv->k; ky++)
-        for (int kx = 0; kx < cv->k; kx++, dst += NR)
-          im2col_row (cv, x, &pr, ci, ky, kx, dst);
+    for (int r = 0, ci = 0, ky = 0, kx = 0; r < K; r++) {
+      im2col_row (cv, x, &pr, ci, ky, kx, bp + (size_t) r * NR);
+      next_tap (cv->k, &ci, &ky, &kx);
+    }
   }
 }
 
