@@ -77,7 +77,6 @@ lanes (int m)
 #endif
 #define K_BLOCK 128                /* products summed apart, then added */
 #define CHUNK_BYTES (256 << 10)   /* packed B per thread: about a quarter of L2 */
-#define PREFETCH_B 16              /* tile: prefetch the panel this many rows ahead */
 #define PREFETCH_CHANNELS 2       /* im2col: prefetch this many channels ahead */
 
 /* ---- activations -------------------------------------------------------- */
@@ -224,10 +223,8 @@ tile (const rv_tile *t, int K, const float *bp, rv_act act, int n)
         acc[r][j] = vset1 (k0 ? 0.0f : t->bias[r]);
     for (int k = k0; k < k1; k++, bp += NR) {
       vf b[NV];
-      for (int j = 0; j < NV; j++) {
+      for (int j = 0; j < NV; j++)
         b[j] = vload (bp + j * VL);
-        _mm_prefetch ((const char *) (bp + PREFETCH_B * NR + j * VL), _MM_HINT_T0);
-      }
 #define ROW(r) for (int j = 0; j < NV; j++) acc[r][j] = vfma (vset1 (a##r[k]), b[j], acc[r][j]);
       ROW (0) ROW (1) ROW (2) ROW (3) ROW (4) ROW (5)
 #if MR == 8
