@@ -17,6 +17,7 @@
  * products into f32 accumulators; the epilogue is the f32 one. */
 #include "ops.h"
 
+#include <assert.h>
 #include <immintrin.h>
 #include <string.h>
 
@@ -31,9 +32,11 @@ typedef __m512 vf;
 #define vmax _mm512_max_ps
 #define vmin _mm512_min_ps
 #define vfma _mm512_fmadd_ps
+#define vfnma _mm512_fnmadd_ps
+#define vrcp _mm512_rcp14_ps
 #define vround(x) _mm512_roundscale_ps (x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
-#define vexp2i(n) _mm512_castsi512_ps (_mm512_slli_epi32 (_mm512_add_epi32 ( \
-      _mm512_cvtps_epi32 (n), _mm512_set1_epi32 (127)), 23))
+/* p 2^n for an integral n in the normal range, in one instruction */
+#define vscale2(p, n) _mm512_scalef_ps (p, n)
 /* the first m lanes of p, zeros after; the rest of p is not touched */
 #define vload_m(p, m) _mm512_maskz_loadu_ps ((__mmask16) ((1u << (m)) - 1), p)
 #define vstore_m(p, v, m) _mm512_mask_storeu_ps (p, (__mmask16) ((1u << (m)) - 1), v)
@@ -51,9 +54,11 @@ typedef __m256 vf;
 #define vmax _mm256_max_ps
 #define vmin _mm256_min_ps
 #define vfma _mm256_fmadd_ps
+#define vfnma _mm256_fnmadd_ps
+#define vrcp _mm256_rcp_ps
 #define vround(x) _mm256_round_ps (x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
-#define vexp2i(n) _mm256_castsi256_ps (_mm256_slli_epi32 (_mm256_add_epi32 ( \
-      _mm256_cvtps_epi32 (n), _mm256_set1_epi32 (127)), 23))
+#define vscale2(p, n) ((p) * _mm256_castsi256_ps (_mm256_slli_epi32 ( \
+      _mm256_add_epi32 (_mm256_cvtps_epi32 (n), _mm256_set1_epi32 (127)), 23)))
 static inline __m256i
 lanes (int m)
 {
@@ -67,6 +72,7 @@ lanes (int m)
 #define NR (NV * VL)
 #define K_BLOCK 128                /* products summed apart, then added */
 #define CHUNK_BYTES (256 << 10)   /* packed B per thread: about a quarter of L2 */
+#define PREFETCH_CHANNELS 2       /* im2col: prefetch this many channels ahead */
 
 /* ---- activations -------------------------------------------------------- */
 
@@ -85,7 +91,18 @@ v_exp (vf x)
   p = vfma (p, r, vset1 (1.6666665459e-1f));
   p = vfma (p, r, vset1 (5.0000001201e-1f));
   p = vfma (p, r * r, r + vset1 (1.0f));
-  return p * vexp2i (n);
+  return vscale2 (p, n);
+}
+
+/* a / b from the approximate reciprocal (14 or 12 bits) and a Newton step:
+ * within a few ulp, at a fraction of a divide's cost (the activations are a
+ * large part of a tile with a short K). */
+static inline vf
+v_div (vf a, vf b)
+{
+  vf r = vrcp (b);
+  r = vfma (vfnma (b, r, vset1 (1.0f)), r, r);
+  return a * r;
 }
 
 /* erf as a rational function on [-4, 4] (Eigen's float erf), +-1 beyond. */
@@ -106,7 +123,7 @@ v_erf (vf x)
   q = vfma (q, x2, vset1 (-1.68282697438203e-03f));
   q = vfma (q, x2, vset1 (-7.37332916720468e-03f));
   q = vfma (q, x2, vset1 (-1.42647390514189e-02f));
-  return x * p / q;
+  return v_div (x * p, q);
 }
 
 static inline vf
@@ -118,11 +135,11 @@ v_act (vf v, rv_act act)
     case RV_ACT_RELU:
       return vmax (v, vset1 (0.0f));
     case RV_ACT_SILU:
-      return v / (vset1 (1.0f) + v_exp (-v));
+      return v_div (v, vset1 (1.0f) + v_exp (-v));
     case RV_ACT_GELU:
       return vset1 (0.5f) * v * (vset1 (1.0f) + v_erf (v * vset1 (0.70710678118654752f)));
     case RV_ACT_SIGMOID:
-      return vset1 (1.0f) / (vset1 (1.0f) + v_exp (-v));
+      return v_div (vset1 (1.0f), vset1 (1.0f) + v_exp (-v));
   }
   return v;
 }
@@ -153,14 +170,27 @@ typedef struct {
   const float *res[MR];       /* residual rows or NULL */
 } rv_tile;
 
+/* act on every vector of a tile, in a loop of its own: the activations are
+ * long chains of dependent instructions that only overlap without stores
+ * and branches between them. */
+static inline __attribute__ ((always_inline)) void
+tile_act (vf sum[MR][NV], rv_act act)
+{
+  if (act != RV_ACT_NONE)
+    for (int r = 0; r < MR; r++)
+      for (int j = 0; j < NV; j++)
+        sum[r][j] = v_act (sum[r][j], act);
+}
+
 /* The epilogue: c = act(sum) (+ res) for the first n columns. */
 static inline __attribute__ ((always_inline)) void
 tile_store (const rv_tile *t, vf sum[MR][NV], rv_act act, int n)
 {
+  tile_act (sum, act);
   for (int r = 0; r < MR && t->c[r]; r++)
     for (int j = 0, left = n; j < NV && left > 0; j++, left -= VL) {
       int m = left < VL ? left : VL;
-      vf v = v_act (sum[r][j], act);
+      vf v = sum[r][j];
       if (t->res[r])
         v = v + load_n (t->res[r] + j * VL, m);
       store_n (t->c[r] + j * VL, v, m);
@@ -173,20 +203,19 @@ static void
 tile (const rv_tile *t, int K, const float *bp, rv_act act, int n)
 {
   vf acc[MR][NV], sum[MR][NV];
-  for (int r = 0; r < MR; r++)
-    for (int j = 0; j < NV; j++)
-      sum[r][j] = vset1 (t->bias[r]);
   const float *a0 = t->a[0], *a1 = t->a[1], *a2 = t->a[2], *a3 = t->a[3],
       *a4 = t->a[4], *a5 = t->a[5];
 #if MR == 8
   const float *a6 = t->a[6], *a7 = t->a[7];
 #endif
-  /* blocks of K_BLOCK products summed apart keep long sums accurate */
+  /* blocks of K_BLOCK products summed apart keep long sums accurate; the
+   * first block starts from the bias, so that with K <= K_BLOCK the sums
+   * never leave the registers */
   for (int k0 = 0; k0 < K; k0 += K_BLOCK) {
     int k1 = K - k0 < K_BLOCK ? K : k0 + K_BLOCK;
     for (int r = 0; r < MR; r++)
       for (int j = 0; j < NV; j++)
-        acc[r][j] = vset1 (0.0f);
+        acc[r][j] = vset1 (k0 ? 0.0f : t->bias[r]);
     for (int k = k0; k < k1; k++, bp += NR) {
       vf b[NV];
       for (int j = 0; j < NV; j++)
@@ -198,11 +227,16 @@ tile (const rv_tile *t, int K, const float *bp, rv_act act, int n)
 #endif
 #undef ROW
     }
-    for (int r = 0; r < MR; r++)
-      for (int j = 0; j < NV; j++)
-        sum[r][j] = sum[r][j] + acc[r][j];
+    if (k0)
+      for (int r = 0; r < MR; r++)
+        for (int j = 0; j < NV; j++)
+          sum[r][j] = sum[r][j] + acc[r][j];
+    else if (K > K_BLOCK)
+      memcpy (sum, acc, sizeof sum);
   }
-  tile_store (t, sum, act, n);
+  if (K > K_BLOCK)
+    memcpy (acc, sum, sizeof acc);
+  tile_store (t, acc, act, n);
 }
 
 #if HAVE_BF16
@@ -223,11 +257,12 @@ bf16_pairs (vf lo, vf hi)
 static inline __attribute__ ((always_inline)) void
 tile_store_pairs (const rv_tile *t, vf sum[MR][NV], rv_act act)
 {
+  tile_act (sum, act);
   for (int r = 0; r < MR && t->c[r]; r += 2)
     for (int j = 0; j < NV; j++) {
-      vf hi = t->c[r + 1] ? v_act (sum[r + 1][j], act) : vset1 (0.0f);
+      vf hi = t->c[r + 1] ? sum[r + 1][j] : vset1 (0.0f);
       _mm512_storeu_si512 ((uint32_t *) t->c[r] + j * VL,
-          bf16_pairs (v_act (sum[r][j], act), hi));
+          bf16_pairs (sum[r][j], hi));
     }
 }
 
@@ -303,63 +338,115 @@ gemm_chunk (const rv_conv *cv, int K, const void *bp, int m0, int m1, int n,
 
 /* ---- packing ------------------------------------------------------------ */
 
-/* Columns [n0, n0 + n) of a K x N row-major matrix (row stride xs) into panels
- * of K x NR, zero-padded. */
+/* Columns [n0, n0 + n) of a K x N row-major matrix (row stride xs >= N) into
+ * panels of K x NR, zero-padded. The K rows are too many streams for the
+ * hardware prefetchers, and a large input comes from L3 or memory: each
+ * panel prefetches the next one's columns. */
 static void
 pack_rows (const float *x, size_t xs, int K, int n0, int n, float *bp)
 {
   for (int p = 0; p < n; p += NR, bp += (size_t) K * NR) {
     int w = n - p < NR ? n - p : NR;
     const float *src = x + n0 + p;
-    for (int k = 0; k < K; k++, src += xs)
+    const int ahead = (size_t) (n0 + p + 2 * NR) <= xs;
+    for (int k = 0; k < K; k++, src += xs) {
       for (int j = 0; j < NV; j++) {
         int m = w - j * VL < 0 ? 0 : w - j * VL < VL ? w - j * VL : VL;
         vstore (bp + (size_t) k * NR + j * VL, m == VL ? vload (src + j * VL) : vload_m (src + j * VL, m));
       }
+      for (int f = 0; ahead && f < NR; f += 64 / (int) sizeof (float))
+        _mm_prefetch ((const char *) (src + NR + f), _MM_HINT_T0);
+    }
   }
 }
 
-/* Row r (input channel, ky, kx) of the im2col panel of the w <= NR output
- * pixels from q0 on, zeros past w. */
+/* The output pixels of a panel as runs along output rows: pixels j .. j +
+ * len - 1 of the panel are (oy, ox .. ox + len - 1). Computed once per panel,
+ * not per im2col row. */
+typedef struct {
+  int j, len, oy, ox;
+} pixel_run;
+
+typedef struct {
+  int n;
+  pixel_run run[NR];
+} panel_runs;
+
+/* The w <= NR output pixels from q0 on, of an output wo wide. */
 static void
-im2col_row (const rv_conv *cv, rv_tensor x, int wo, int q0, int w, int r,
-    float *dst)
+runs_of_panel (int wo, int q0, int w, panel_runs *pr)
 {
-  const int k = cv->k, s = cv->stride, pad = k / 2;
-  const int ci = r / (k * k), ky = r / k % k, kx = r % k;
-  const float *src = x.d + ci * x.cs;
-  for (int j = 0; j < NR;) {
+  pr->n = 0;
+  for (int j = 0; j < w;) {
     int q = q0 + j, oy = q / wo, ox = q % wo;
-    int run = j < w ? wo - ox : NR - j;     /* to the end of this output row */
-    if (run > w - j && j < w)
-      run = w - j;
-    int iy = oy * s - pad + ky;
-    if (j >= w || iy < 0 || iy >= x.h) {
-      memset (dst + j, 0, (size_t) run * sizeof *dst);
+    int len = wo - ox < w - j ? wo - ox : w - j;
+    pr->run[pr->n++] = (pixel_run) { j, len, oy, ox };
+    j += len;
+  }
+}
+
+/* dst[i] = src[s i] for i < n, n <= NR, by vectors with masked ends; s is
+ * 1 or 2 (the strides of the spec's convs). */
+static inline void
+copy_strided (float *dst, const float *src, int s, int n)
+{
+  for (int i = 0; i < n; i += VL) {
+    int m = n - i < VL ? n - i : VL;
+    if (s == 1) {
+      store_n (dst + i, load_n (src + i, m), m);
     } else {
-      /* ix = (ox + i) s - pad + kx is inside the row for i in [lo, hi) */
-      const float *row = src + (size_t) iy * x.w;
-      int b = ox * s - pad + kx, lo = 0, hi = run;
-      while (lo < run && (ox + lo) * s - pad + kx < 0)
-        lo++;
-      while (hi > lo && (ox + hi - 1) * s - pad + kx >= x.w)
-        hi--;
-      memset (dst + j, 0, (size_t) lo * sizeof *dst);
-      if (s == 1) {
-        memcpy (dst + j + lo, row + b + lo, (size_t) (hi - lo) * sizeof *dst);
-      } else {
-        int i = lo;
-        if (s == 2)
-          for (; i + VL <= hi && b + 2 * (i + VL) <= x.w; i += VL) {
-            const float *q = row + b + 2 * i;
-            vstore (dst + j + i, veven (vload (q), vload (q + VL)));
-          }
-        for (; i < hi; i++)
-          dst[j + i] = row[b + i * s];
-      }
-      memset (dst + j + hi, 0, (size_t) (run - hi) * sizeof *dst);
+      /* the 2 m - 1 floats src[2 i .. 2 (i + m - 1)] */
+      const float *q = src + 2 * i;
+      int lo = 2 * m - 1 < VL ? 2 * m - 1 : VL, hi = 2 * m - 1 - lo;
+      store_n (dst + i, veven (load_n (q, lo), hi > 0 ? load_n (q + VL, hi)
+              : vset1 (0.0f)), m);
     }
-    j += run;
+  }
+}
+
+/* The im2col row of input channel ci and tap (ky, kx) for the output pixels
+ * in pr, zeros past them (NR floats). No divisions: this runs K times a
+ * panel, and the stride is 1 or 2. */
+static void
+im2col_row (const rv_conv *cv, rv_tensor x, const panel_runs *pr, int ci,
+    int ky, int kx, float *dst)
+{
+  const int s = cv->stride, sh = s - 1, pad = cv->k / 2;
+  const float *src = x.d + ci * x.cs;
+  assert (s == 1 || s == 2);
+  for (int j = 0; j < NV; j++)
+    vstore (dst + j * VL, vset1 (0.0f));
+  for (int i = 0; i < pr->n; i++) {
+    const int iy = pr->run[i].oy * s - pad + ky;
+    if (iy < 0 || iy >= x.h)
+      continue;
+    /* ix = ix0 + t s is inside the row for t in [lo, hi) */
+    const int ix0 = pr->run[i].ox * s - pad + kx;
+    int lo = ix0 < 0 ? (s - 1 - ix0) >> sh : 0;
+    int hi = (x.w - ix0 + s - 1) >> sh;
+    if (hi > pr->run[i].len)
+      hi = pr->run[i].len;
+    if (hi <= lo)
+      continue;
+    const float *from = src + (size_t) iy * x.w + ix0 + lo * s;
+    copy_strided (dst + pr->run[i].j + lo, from, s, hi - lo);
+    /* the rows of a channel a few rows of K ahead: large inputs come from
+     * L3 or memory, and the hardware prefetchers do not follow k x cin rows */
+    if (kx == 0 && ci + PREFETCH_CHANNELS < x.c)
+      for (int f = 0; f < (hi - lo) * s; f += 64 / (int) sizeof (float))
+        _mm_prefetch ((const char *) (from + PREFETCH_CHANNELS * x.cs + f),
+            _MM_HINT_T0);
+  }
+}
+
+/* The next im2col row after (ci, ky, kx). */
+static inline void
+next_tap (int k, int *ci, int *ky, int *kx)
+{
+  if (++*kx == k) {
+    *kx = 0;
+    if (++*ky == k)
+      *ky = 0, ++*ci;
   }
 }
 
@@ -368,10 +455,14 @@ static void
 pack_im2col (const rv_conv *cv, rv_tensor x, int wo, int n0, int n, float *bp)
 {
   const int K = cv->cin * cv->k * cv->k;
-  for (int p = 0; p < n; p += NR, bp += (size_t) K * NR)
-    for (int r = 0; r < K; r++)
-      im2col_row (cv, x, wo, n0 + p, n - p < NR ? n - p : NR, r,
-          bp + (size_t) r * NR);
+  for (int p = 0; p < n; p += NR, bp += (size_t) K * NR) {
+    panel_runs pr;
+    runs_of_panel (wo, n0 + p, n - p < NR ? n - p : NR, &pr);
+    for (int r = 0, ci = 0, ky = 0, kx = 0; r < K; r++) {
+      im2col_row (cv, x, &pr, ci, ky, kx, bp + (size_t) r * NR);
+      next_tap (cv->k, &ci, &ky, &kx);
+    }
+  }
 }
 
 #if HAVE_BF16
@@ -402,11 +493,15 @@ pack_bf16 (const rv_conv *cv, rv_tensor x, int wo, int n0, int n,
       pack_pairs (x.d + n0 + p, x.cs, K, w, bp);
       continue;
     }
-    for (int r = 0; r < K; r += 2) {
+    panel_runs pr;
+    runs_of_panel (wo, n0 + p, w, &pr);
+    for (int r = 0, ci = 0, ky = 0, kx = 0; r < K; r += 2) {
       float rows[2 * NR];
-      im2col_row (cv, x, wo, n0 + p, w, r, rows);
+      im2col_row (cv, x, &pr, ci, ky, kx, rows);
+      next_tap (cv->k, &ci, &ky, &kx);
       if (r + 1 < K)
-        im2col_row (cv, x, wo, n0 + p, w, r + 1, rows + NR);
+        im2col_row (cv, x, &pr, ci, ky, kx, rows + NR);
+      next_tap (cv->k, &ci, &ky, &kx);
       pack_pairs (rows, NR, K - r < 2 ? 1 : 2, NR, bp + (size_t) r / 2 * NR);
     }
   }
