@@ -20,9 +20,10 @@
 # per-tensor scales calibrated on the check input; s8 weights, symmetric per-channel scales;
 # torch_bench.py qdq), which ONNX Runtime runs as int8 convs, its output checked against the
 # same fake-quantized model in PyTorch (mean differences within 0.05). Then per cell
-# (model, size, threads) the engines run interleaved, repvit, repvit-bf16, ort, ort-int8, torch,
-# repvit, ..., each in its own process: repvit-bench (f32, and --precision bf16: the dense convs
-# in bf16 on AVX512-BF16 CPUs; the table marks the column "f32" where bf16 fell back), ONNX
+# (model, size, threads) the engines run interleaved, repvit, repvit-bf16, repvit-int8, ort,
+# ort-int8, torch, repvit, ..., each in its own process: repvit-bench (f32, --precision bf16: the
+# dense convs in bf16 on AVX512-BF16 CPUs, and --precision int8: in int8 on AVX512-VNNI or
+# AVX-VNNI CPUs; the table marks a column "f32" where its precision fell back), ONNX
 # Runtime (onnxruntime-node: intra-op THREADS, inter-op 1, all graph optimizations;
 # tools/bench/ort_run.js) on the fp32 and on the QDQ model, and PyTorch eager on the folded model
 # (torch.set_num_threads(THREADS); tools/bench/torch_bench.py). The peaks are those of one core
@@ -33,7 +34,8 @@
 # and after the timings, then one table: median ms per engine, GFLOP/s (2 x MACs / time; GOP/s
 # for ort-int8) and % of the peak of the engine's precision (fp32: 512-bit FMA where the CPU
 # has AVX-512, else 256-bit; bf16: vdpbf16ps; int8: vpdpbusd, 512-bit where present), peak
-# RSS of each engine process, and the repvit/ORT time ratio; then the mean CPU time per run
+# RSS of each engine process, and the time ratios repvit/ORT, bf16/ORT, int8/ORT and int8/ORT-int8
+# (the int8 anchor); then the mean CPU time per run
 # (all threads together), which at one thread stays close to the compute time even when
 # other processes share the cores. Run it on a quiet machine.
 # Needs: /usr/bin/python3 with torch, node + npm (onnxruntime-node goes into
@@ -99,11 +101,12 @@ for model in $models; do
     for thr in $threads; do
       log "time $model $size threads $thr"
       for ((r = 0; r < rounds; r++)); do
-        for engine in repvit repvit-bf16 ort ort-int8 torch; do
+        for engine in repvit repvit-bf16 repvit-int8 ort ort-int8 torch; do
           case $engine in
             repvit) cmd=("$repvit_bench" --model "$work/$model/model.safetensors" --size "$size" --threads "$thr" --runs "$runs") ;;
-            repvit-bf16) cmd=("$repvit_bench" --model "$work/$model/model.safetensors" --size "$size" --threads "$thr" --runs "$runs"
-                              --precision bf16) ;;
+            repvit-bf16 | repvit-int8)
+              cmd=("$repvit_bench" --model "$work/$model/model.safetensors" --size "$size" --threads "$thr" --runs "$runs"
+                   --precision "${engine#repvit-}") ;;
             ort) cmd=(node "$bench/ort_run.js" "$work/$model/$size.onnx" "$size" "$thr" "$runs" 1) ;;
             ort-int8) cmd=(node "$bench/ort_run.js" "$work/$model/$size.qdq.onnx" "$size" "$thr" "$runs" 1) ;;
             torch) cmd=(env OMP_NUM_THREADS="$thr" "$py" "$bench/torch_bench.py" run "$work/$model/model.safetensors" "$size" "$thr" "$runs" 1) ;;
@@ -112,7 +115,9 @@ for model in $models; do
             || { cat "$work/out" "$work/err" >&2; echo "$engine failed: ${cmd[*]}" >&2; exit 1; }
           ms=$(value_of median "$work/out") cpu=$(value_of cpu "$work/out")
           [ -n "$ms" ] && [ -n "$cpu" ] || { cat "$work/out" >&2; echo "$engine: no median or cpu time in its output" >&2; exit 1; }
-          [ "$engine" != repvit-bf16 ] || grep -q '^precision: bf16' "$work/out" || engine=repvit-bf16-fallback
+          case $engine in
+            repvit-bf16 | repvit-int8) grep -q "^precision: ${engine#repvit-}" "$work/out" || engine=$engine-fallback ;;
+          esac
           echo "$model $size $thr $engine $ms $cpu $(tail -n1 "$work/rss")" >> "$work/times.tsv"
         done
       done

@@ -114,6 +114,14 @@ def calibrate(model, images, gen):
         h.remove()
 
 
+def load_reference(path):
+    """The reference model (float32, eval mode) of a model file."""
+    tensors, meta = safetensors_io.load(path)
+    ref = ry.build_model(meta["variant"], meta["scale"], int(meta["nc"]), float(meta["bn_eps"]))
+    ref.load_state_dict({k: torch.from_numpy(v.astype(np.float32)) for k, v in tensors.items()})
+    return ref.eval()
+
+
 def make_golden(variant, scale, nc, seed, height, width, fp16, out_dir):
     """Returns the dict of written paths."""
     os.makedirs(out_dir, exist_ok=True)
@@ -134,9 +142,7 @@ def make_golden(variant, scale, nc, seed, height, width, fp16, out_dir):
     assert (meta["variant"], meta["scale"], meta["nc"]) == (variant, scale, str(nc)), meta
 
     # The reference runs on what the file holds.
-    tensors, _ = safetensors_io.load(paths["model"])
-    ref = ry.build_model(variant, scale, nc, float(meta["bn_eps"]))
-    ref.load_state_dict({k: torch.from_numpy(v.astype(np.float32)) for k, v in tensors.items()})
+    ref = load_reference(paths["model"])
     x = images[:1]
     with torch.no_grad():
         y = ref.double().eval()(x.double())

@@ -6,7 +6,9 @@ symmetric per-channel s8 weights (scale max|w| / 127,
 torch.quantize_per_channel), and the conv y = W x + b (1x1 and 3x3, stride 1
 and 2, through rv_s8_im2col) in float64 from PyTorch's integers, with the
 padding a real zero; for each table of kernels the CPU runs. Exits 77
-(skip) where it runs none.
+(skip) where it runs none. The same cases through the int8 reference of the whole network
+(tools/repvit_int8.py QConv2d): its parameters and codes equal C's, its y C's within float
+rounding, in float32 and float64.
 
 usage: test_quant_s8.py QUANT_DRIVER
 """
@@ -19,6 +21,9 @@ import tempfile
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
+import repvit_int8  # noqa: E402
 
 DRIVER = sys.argv[1]
 TMP = tempfile.mkdtemp(prefix="rv-quant-")
@@ -76,7 +81,8 @@ def main():
     tables = [t for t in ("avx512-vnni", "avx-vnni") if check_all(t)]
     if not tables:
         sys.exit(77)
-    print(f"{', '.join(tables)}: quantization parameters and integers equal to PyTorch's, y within float rounding")
+    print(f"{', '.join(tables)}: quantization parameters and integers equal to PyTorch's and the int8 reference's, "
+          "y within float rounding")
 
 
 def check_all(table):
@@ -105,7 +111,26 @@ def check_all(table):
             assert np.array_equal(np.asarray(g), np.asarray(r)), f"{what}: {name} differ: {g} vs {r}"
         err = np.abs(got[5] - want[5])
         assert (err <= want[6]).all(), f"{what}: y off by up to {err.max():.3g}"
+        check_reference(got, wt, b, x, stride, want[6], what)
     return True
+
+
+def check_reference(got, w, b, x, stride, tol, what):
+    """tools/repvit_int8.py's QConv2d on the case C ran (got: run's tuple)."""
+    conv = torch.nn.Conv2d(w.shape[1], len(w), w.shape[2], stride, w.shape[2] // 2)
+    conv.weight.data, conv.bias.data = torch.from_numpy(w), torch.from_numpy(b)
+    for dtype in (torch.float32, torch.float64):
+        log = []
+        q = repvit_int8.QConv2d(conv, "conv", log, keep_codes=True).to(dtype)
+        with torch.no_grad():
+            y = q(torch.from_numpy(x)[None].to(dtype))[0].double().numpy()
+        _, sx, zx, xq = log[0]
+        sw, wq = q.w_scale, q.wq.numpy().astype(np.int8)
+        for name, g, r in zip(("sx", "zx", "weight scales", "weights", "activations"), got[:5],
+                              (sx, zx, sw, wq, xq[0].numpy() + zx)):
+            assert np.array_equal(np.asarray(g), np.asarray(r)), f"{what}: reference {dtype} {name} differ: {g} vs {r}"
+        err = np.abs(got[5] - y)
+        assert (err <= 2 * tol).all(), f"{what}: reference {dtype} y off by up to {err.max():.3g}"
 
 
 if __name__ == "__main__":

@@ -33,10 +33,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import make_golden  # noqa: E402
+from repvit_int8 import dense_convs, fold  # noqa: E402
 import repvit_yolo as ry  # noqa: E402
 import safetensors_io  # noqa: E402
 
@@ -52,30 +52,6 @@ def load(path):
     if missing or unexpected:
         raise SystemExit(f"{path}: missing tensors {missing[:3]}, unexpected {unexpected[:3]}")
     return model.eval()
-
-
-def _fold_repvggdw(m):
-    """conv(x) + conv1(x) + x, then bn -> one depthwise 3x3 conv with bias."""
-    conv = fuse_conv_bn_eval(m.conv.c, m.conv.bn)
-    w = conv.weight.detach().clone()
-    w[:, :, 1, 1] += m.conv1.weight.detach()[:, :, 0, 0] + 1.0
-    conv.weight = nn.Parameter(w)
-    conv.bias = nn.Parameter(conv.bias.detach() + m.conv1.bias.detach())
-    return fuse_conv_bn_eval(conv, m.bn)
-
-
-def fold(module):
-    """Deployment re-parameterization of SPEC-model.md, in place; returns module."""
-    for name, child in module.named_children():
-        if isinstance(child, ry.RepVGGDW):
-            setattr(module, name, _fold_repvggdw(child))
-        elif isinstance(child, ry.Conv2d_BN):
-            setattr(module, name, fuse_conv_bn_eval(child.c, child.bn))
-        elif isinstance(child, ry.Conv):
-            child.conv, child.bn = fuse_conv_bn_eval(child.conv, child.bn), nn.Identity()
-        else:
-            fold(child)
-    return module
 
 
 class QDQConv(nn.Module):
@@ -106,18 +82,6 @@ class QDQConv(nn.Module):
         w = torch.fake_quantize_per_channel_affine(self.w, self.w_scale, self.w_zero, 0, -128, 127)
         y = F.conv2d(x, w, self.b, self.stride, self.padding)
         return torch.fake_quantize_per_tensor_affine(y, *self.yq, 0, 255)
-
-
-def dense_convs(model):
-    """(parent, name, conv) of the convs int8 covers: every dense (groups 1) conv except the
-    squeeze-excite FCs and DFL's fixed expectation conv, which stay fp32."""
-    out = []
-    for parent in model.modules():
-        if isinstance(parent, (ry.SqueezeExcite, ry.DFL)):
-            continue
-        out += [(parent, name, c) for name, c in parent.named_children()
-                if isinstance(c, nn.Conv2d) and c.groups == 1]
-    return out
 
 
 def quantize(model, x):
