@@ -25,8 +25,10 @@
  * unmatched, by the overlap (IoU) of the detection with the track's predicted
  * box, with an optimal (Hungarian) assignment. A track only matches
  * detections of its own class. A new track gets its id after
- * #GstRepvitTrack:min-hits frames in a row with a match and is removed after
- * #GstRepvitTrack:max-age frames with detections in a row without one.
+ * #GstRepvitTrack:min-hits frames in a row with a match (on the stream's
+ * first frame, and the first after a seek, at once, as in ByteTrack) and is
+ * removed after #GstRepvitTrack:max-age frames with detections in a row
+ * without one.
  * The second stage pays off when repvityolo's conf-threshold is lowered to
  * the low threshold: a partly hidden object with a weak score then keeps its
  * track.
@@ -207,7 +209,8 @@ gst_repvit_track_class_init (GstRepvitTrackClass * klass)
    * GstRepvitTrack:min-hits:
    *
    * Frames with detections in a row in which a new track must be matched
-   * before it gets an id (1: at once).
+   * before it gets an id (1: at once). Tracks that start on the stream's
+   * first frame get theirs at once.
    */
   g_object_class_install_property (gobject_class, PROP_MIN_HITS,
       g_param_spec_uint ("min-hits", "Minimum hits",
