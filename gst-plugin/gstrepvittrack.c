@@ -25,8 +25,10 @@
  * unmatched, by the overlap (IoU) of the detection with the track's predicted
  * box, with an optimal (Hungarian) assignment. A track only matches
  * detections of its own class. A new track gets its id after
- * #GstRepvitTrack:min-hits frames in a row with a match and is removed after
- * #GstRepvitTrack:max-age frames with detections in a row without one.
+ * #GstRepvitTrack:min-hits frames in a row with a match (on the stream's
+ * first frame, and the first after a seek, at once, as in ByteTrack) and is
+ * removed after #GstRepvitTrack:max-age frames with detections in a row
+ * without one.
  * The second stage pays off when repvityolo's conf-threshold is lowered to
  * the low threshold: a partly hidden object with a weak score then keeps its
  * track.
@@ -39,6 +41,16 @@
  *
  * Detections without a track (too weak, or a track not yet confirmed) keep
  * `track_id` -1; #GstRepvitTrack:drop-untracked removes them.
+ *
+ * With GStreamer >= 1.24, on buffers with a #GstAnalyticsRelationMeta (as
+ * repvityolo attaches there), it also adds one tracking mtd per track with
+ * an id, as 1.24's trackers do: the track id, first seen (running time when
+ * it got its id), last seen (when it last matched a fresh detection) and a
+ * relation RELATE_TO from the object-detection mtd of its detection on this
+ * frame, if any; a track removed on this frame gets a last one marked lost.
+ * Object-detection mtds cannot be moved or removed: on stale frames they keep
+ * the detector's boxes (the predicted ones are in our meta), and
+ * drop-untracked leaves them.
  *
  * ## Example launch line
  * |[
@@ -60,6 +72,9 @@
 #include "gstrepvitdetections.h"
 #include "gstrepvitelements.h"
 #include "rvtrack.h"
+#ifdef HAVE_GST_ANALYTICS
+#include "gstrepvitanalytics.h"
+#endif
 
 GST_DEBUG_CATEGORY_STATIC (gst_repvit_track_debug);
 #define GST_CAT_DEFAULT gst_repvit_track_debug
@@ -111,6 +126,9 @@ struct _GstRepvitTrack
   GArray *boxes;                /* rv_track_box of the current frame */
   GArray *ids;                  /* gint64: ids of the last fresh frame */
   GPtrArray *doomed;            /* metas of the current buffer to remove */
+#ifdef HAVE_GST_ANALYTICS
+  GstRepvitTrackAnalytics *analytics;
+#endif
 };
 
 G_DEFINE_TYPE (GstRepvitTrack, gst_repvit_track, GST_TYPE_BASE_TRANSFORM);
@@ -207,7 +225,8 @@ gst_repvit_track_class_init (GstRepvitTrackClass * klass)
    * GstRepvitTrack:min-hits:
    *
    * Frames with detections in a row in which a new track must be matched
-   * before it gets an id (1: at once).
+   * before it gets an id (1: at once). Tracks that start on the stream's
+   * first frame get theirs at once.
    */
   g_object_class_install_property (gobject_class, PROP_MIN_HITS,
       g_param_spec_uint ("min-hits", "Minimum hits",
@@ -275,6 +294,9 @@ gst_repvit_track_init (GstRepvitTrack * self)
   self->boxes = g_array_new (FALSE, FALSE, sizeof (rv_track_box));
   self->ids = g_array_new (FALSE, FALSE, sizeof (gint64));
   self->doomed = g_ptr_array_new ();
+#ifdef HAVE_GST_ANALYTICS
+  self->analytics = gst_repvit_track_analytics_new ();
+#endif
   /* the metas change, the pixels never */
   gst_base_transform_set_in_place (GST_BASE_TRANSFORM (self), TRUE);
 }
@@ -288,6 +310,9 @@ gst_repvit_track_finalize (GObject * object)
   g_array_unref (self->boxes);
   g_array_unref (self->ids);
   g_ptr_array_unref (self->doomed);
+#ifdef HAVE_GST_ANALYTICS
+  gst_repvit_track_analytics_free (self->analytics);
+#endif
 
   G_OBJECT_CLASS (gst_repvit_track_parent_class)->finalize (object);
 }
@@ -380,6 +405,9 @@ gst_repvit_track_start (GstBaseTransform * trans)
     goto no_memory;
   self->width = self->height = 0;
   g_array_set_size (self->ids, 0);
+#ifdef HAVE_GST_ANALYTICS
+  gst_repvit_track_analytics_reset (self->analytics);
+#endif
   return TRUE;
 
   /* ERRORS */
@@ -424,6 +452,9 @@ gst_repvit_track_sink_event (GstBaseTransform * trans, GstEvent * event)
           GST_EVENT_TYPE (event) == GST_EVENT_STREAM_START) && self->tracker) {
     rv_tracker_reset (self->tracker);
     g_array_set_size (self->ids, 0);
+#ifdef HAVE_GST_ANALYTICS
+    gst_repvit_track_analytics_reset (self->analytics);
+#endif
   }
   return GST_BASE_TRANSFORM_CLASS (gst_repvit_track_parent_class)->sink_event
       (trans, event);
@@ -484,8 +515,6 @@ track_stale (GstRepvitTrack * self)
   }
 }
 
-/* Replaces @meta (and the ROI metas that mirror it) by one with the tracked
- * detections. */
 /* Removes the metas collected in self->doomed from the buffer. */
 static void
 remove_doomed (GstRepvitTrack * self, GstBuffer * buf)
@@ -495,6 +524,8 @@ remove_doomed (GstRepvitTrack * self, GstBuffer * buf)
   g_ptr_array_set_size (self->doomed, 0);
 }
 
+/* Replaces @meta (and the ROI metas that mirror it) by one with the tracked
+ * detections. */
 static void
 rewrite_meta (GstRepvitTrack * self, GstBuffer * buf,
     GstRepvitDetectionMeta * meta, gboolean drop_untracked)
@@ -573,10 +604,18 @@ gst_repvit_track_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
 
   meta = gst_repvit_buffer_collect_detections (buf, self->detections);
   stale = meta && meta->stale;
+#ifdef HAVE_GST_ANALYTICS
+  gst_repvit_track_analytics_find_od_mtds (self->analytics, buf,
+      self->detections);
+#endif
   if (stale)
     track_stale (self);
   else if (!track_fresh (self))
     goto no_memory;
+#ifdef HAVE_GST_ANALYTICS
+  gst_repvit_track_analytics_add_tracking_mtds (self->analytics, buf,
+      self->detections, self->tracker, &trans->segment, !stale);
+#endif
 
   if (meta)
     rewrite_meta (self, buf, meta, drop_untracked);

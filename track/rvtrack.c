@@ -33,6 +33,7 @@ typedef struct {
 struct rv_tracker {
   rv_tracker_params params;
   int64_t next_id;
+  bool started;                 /* an update since new or reset */
   track *tracks;
   int n_tracks, cap_tracks;
   /* per-update scratch, grown as needed */
@@ -100,6 +101,7 @@ void
 rv_tracker_reset (rv_tracker *t)
 {
   t->n_tracks = 0;
+  t->started = false;
 }
 
 void
@@ -391,9 +393,12 @@ rv_tracker_update (rv_tracker *t, const rv_track_box *dets, int n,
 {
   const rv_tracker_params *pp = &t->params;
   int nr, nc, kept = 0;
+  bool first;
 
   if (!reserve (t, n))
     return false;
+  first = !t->started;
+  t->started = true;
   for (int i = 0; i < t->n_tracks; i++) {
     track_predict (&t->tracks[i]);
     t->track_det[i] = -1;
@@ -447,7 +452,7 @@ rv_tracker_update (rv_tracker *t, const rv_track_box *dets, int n,
       continue;
     tr = &t->tracks[t->n_tracks++];
     track_init (tr, &dets[i]);
-    if (pp->min_hits <= 1)
+    if (pp->min_hits <= 1 || first)
       ids[i] = tr->id = t->next_id++;
   }
   return true;

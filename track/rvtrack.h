@@ -14,7 +14,9 @@
  * A high-score detection left over with a score of at least new_track_score
  * starts a tentative track; a tentative track becomes confirmed, and gets
  * its id, after min_hits frames in a row with a match, and is dropped at its
- * first miss. A confirmed track missed by max_age frames with detections in a
+ * first miss. On the first frame (the first update after rv_tracker_new or
+ * rv_tracker_reset) new tracks are confirmed at once, as in ByteTrack: what
+ * is there when the stream starts is not a flicker of the detector. A confirmed track missed by max_age frames with detections in a
  * row is removed; until then it is "lost" and can be matched again.
  *
  * Usage:

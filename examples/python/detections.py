@@ -2,13 +2,16 @@
 """Read and edit repvityolo's detections from Python, in a pad probe.
 
     detections.py MODEL URI-OR-FILE [--min-confidence C] [--add LABEL,X,Y,W,H] [--json OUT]
+                  [--track N]
 
-Runs  uridecodebin ! videoconvert ! repvityolo ! repvitjson ! fakesink  and, in a
-probe on repvityolo's source pad, prints every field of the frame's
-GstRepvitDetectionMeta (model, input size, inference time, stale) and of each
-detection (class_id, label, confidence, box, track_id), then removes the
+Runs  uridecodebin ! videoconvert ! repvityolo [! repvittrack] ! repvitjson ! fakesink
+and, in a probe on the source pad of the element before repvitjson, prints every field
+of the frame's GstRepvitDetectionMeta (model, input size, inference time, stale) and of
+each detection (class_id, label, confidence, box, track_id, flags), then removes the
 detections below --min-confidence and appends the --add box. repvitjson, downstream,
-writes what is left (to --json OUT, else nowhere).
+writes what is left (to --json OUT, else nowhere). With --track N the detector runs on
+every N-th frame and repvittrack gives the objects ids; on the frames between, the boxes
+are the tracker's predictions, with the flag "predicted".
 
 Needs the typelib of the meta library (GstRepvit-1.0.typelib): installed with the
 project, or GI_TYPELIB_PATH=build/meta and LD_LIBRARY_PATH=build/meta in the build tree.
@@ -31,6 +34,11 @@ def box_arg(text):
     return label, [float(v) for v in box]
 
 
+def flag_names(flags):
+    """GstRepvitDetectionFlags as text: "predicted", or "none" for a box the detector found."""
+    return "|".join(nick for nick in flags.value_nicks if nick != "none") or "none"
+
+
 def on_buffer(pad, info, args):
     meta = GstRepvit.buffer_get_repvit_detection_meta(info.get_buffer())
     if meta is None:
@@ -40,7 +48,7 @@ def on_buffer(pad, info, args):
     for i in range(meta.get_count()):
         d = meta.get(i)
         print(f"  {d.class_id} {d.label} {d.confidence:.4f} {d.x:.1f} {d.y:.1f} {d.w:.1f} {d.h:.1f} "
-              f"track {d.track_id}")
+              f"track {d.track_id} flags {flag_names(d.flags)}")
     # edit: backwards, so that removing does not shift the detections still to visit
     for i in reversed(range(meta.get_count())):
         if meta.get(i).confidence < args.min_confidence:
@@ -61,17 +69,22 @@ def main():
     ap.add_argument("--min-confidence", type=float, default=0.0)
     ap.add_argument("--add", type=box_arg, metavar="LABEL,X,Y,W,H")
     ap.add_argument("--json", default=os.devnull, help="repvitjson output (default: none)")
+    ap.add_argument("--track", type=int, metavar="N", help="track, detecting on every N-th frame")
     args = ap.parse_args()
 
     Gst.init(None)
+    tracker = "repvittrack name=tracker ! " if args.track else ""
     pipeline = Gst.parse_launch("uridecodebin name=source ! videoconvert ! repvityolo name=detector ! "
-                                "repvitjson name=json ! fakesink")
+                                f"{tracker}repvitjson name=json ! fakesink")
     uri = args.input if Gst.uri_is_valid(args.input) else Gst.filename_to_uri(args.input)
     pipeline.get_by_name("source").set_property("uri", uri)
-    pipeline.get_by_name("detector").set_property("model", args.model)
+    detector = pipeline.get_by_name("detector")
+    detector.set_property("model", args.model)
+    if args.track:
+        detector.set_property("inference-interval", args.track)
     pipeline.get_by_name("json").set_property("location", args.json)
-    pipeline.get_by_name("detector").get_static_pad("src").add_probe(
-        Gst.PadProbeType.BUFFER, on_buffer, args)
+    probed = pipeline.get_by_name("tracker") or detector
+    probed.get_static_pad("src").add_probe(Gst.PadProbeType.BUFFER, on_buffer, args)
 
     pipeline.set_state(Gst.State.PLAYING)
     msg = pipeline.get_bus().timed_pop_filtered(Gst.CLOCK_TIME_NONE,

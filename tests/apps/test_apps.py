@@ -26,7 +26,8 @@ BUILD = MODEL = EXAMPLE_C = MESON = SYSTEM_PLUGINS = None   # from the command l
 FRAMES = 6
 SWITCH_FRAME, NEW_THRESHOLD = 2, 0.9
 PYTHON_EXAMPLE = os.path.join(ROOT, "examples", "python", "detections.py")
-DETECTION = re.compile(r"^\s+(?:meta )?(-?\d+) (\S+) ([\d.]+) ([\d.-]+) ([\d.-]+) ([\d.]+) ([\d.]+) track (-?\d+)$")
+DETECTION = re.compile(r"^\s+(?:meta )?(-?\d+) (\S+) ([\d.]+) ([\d.-]+) ([\d.-]+) ([\d.]+) ([\d.]+) track (-?\d+)"
+                       r"(?: flags (\S+))?$")
 
 
 def iou(a, b):
@@ -45,14 +46,15 @@ def run(cmd, env=None, **kw):
 
 
 def parse_frames(text):
-    """The example's output as [[(class_id, label, conf, x, y, w, h, track_id), ...] per frame]."""
+    """The example's output as [[(class_id, label, conf, x, y, w, h, track_id, flags), ...] per
+    frame]; flags None where not printed (the C example)."""
     frames = []
     for line in text.splitlines():
         if line.startswith("frame"):
             frames.append([])
         elif (m := DETECTION.match(line)) and frames:
             g = m.groups()
-            frames[-1].append((int(g[0]), g[1], *(float(v) for v in g[2:7]), int(g[7])))
+            frames[-1].append((int(g[0]), g[1], *(float(v) for v in g[2:7]), int(g[7]), g[8]))
     return frames
 
 
@@ -127,6 +129,7 @@ class Apps(unittest.TestCase):
         frames = parse_frames(out)
         self.assertEqual(len(frames), FRAMES, out)
         self.assert_finds_truth(frames[0])
+        self.assertTrue(all(d[8] == "none" for f in frames for d in f), out)   # detector's boxes
         self.assertIn("model m0_9-n", out)                            # frame-level fields
         self.assertRegex(out, r"input 320x192, [\d.]+ ms, stale False")
         # what repvitjson wrote downstream of the probe: the edits
@@ -142,6 +145,19 @@ class Apps(unittest.TestCase):
                 self.assertAlmostEqual(o["detection"]["confidence"], d[2], delta=1e-4)
             self.assertEqual([objs[-1][k] for k in "xywh"], [10, 20, 30, 40])
             self.assertNotIn("label_id", objs[-1]["detection"])       # class_id -1: no model class
+        # with the tracker, detecting on every second frame: ids from the first frame on (it
+        # confirms at once), the same every frame; between inferences the predicted boxes,
+        # flagged, still on the shapes (the picture stands still)
+        out = run(["/usr/bin/python3", PYTHON_EXAMPLE, MODEL, self.clip, "--track", "2"], env=env)
+        frames = parse_frames(out)
+        stale = re.findall(r"stale (True|False)", out)
+        self.assertEqual(stale, ["False", "True"] * (FRAMES // 2), out)
+        ids = [d[7] for d in frames[0]]
+        self.assertTrue(all(i > 0 for i in ids) and len(set(ids)) == len(ids), out)
+        for f, frame in enumerate(frames):
+            self.assert_finds_truth(frame)
+            self.assertEqual([d[7] for d in frame], ids, out)
+            self.assertEqual({d[8] for d in frame}, {"predicted" if f % 2 else "none"}, out)
 
     def test_c_example(self):
         self.check_c_example(EXAMPLE_C)

@@ -1152,7 +1152,9 @@ GST_END_TEST;
 
 /* Class names live as long as the element and the metas that use them, and
  * are not interned for the life of the process (each label set loaded would
- * stay): after the element stops, none of them is a quark. */
+ * stay): after the element stops, none of them is a quark. With GStreamer
+ * 1.24's analytics metadata the detected ones are: its object-detection mtds
+ * name their class by quark. */
 GST_START_TEST (test_labels_not_interned)
 {
   gchar *dir = g_dir_make_tmp ("repvityolo-XXXXXX", NULL);
@@ -1161,6 +1163,7 @@ GST_START_TEST (test_labels_not_interned)
   GstRepvitDetectionMeta *meta;
   GstHarness *h;
   GstBuffer *out;
+  gboolean detected[80] = { FALSE };
 
   for (gint c = 0; c < 80; c++)
     g_string_append_printf (text, "never interned %d\n", c);
@@ -1174,11 +1177,16 @@ GST_START_TEST (test_labels_not_interned)
   fail_unless (meta != NULL && gst_repvit_detection_meta_get_count (meta) > 0);
   fail_unless (g_str_has_prefix (gst_repvit_detection_meta_get (meta,
               0)->label, "never interned "));
+#ifdef HAVE_GST_ANALYTICS
+  for (guint i = 0; i < gst_repvit_detection_meta_get_count (meta); i++)
+    detected[gst_repvit_detection_meta_get (meta, i)->class_id] = TRUE;
+#endif
   gst_buffer_unref (out);
   for (gint c = 0; c < 80; c++) {
     gchar *name = g_strdup_printf ("never interned %d", c);
 
-    fail_unless (g_quark_try_string (name) == 0, "%s is a quark", name);
+    fail_unless ((g_quark_try_string (name) != 0) == detected[c],
+        "%s: quark %d", name, g_quark_try_string (name) != 0);
     g_free (name);
   }
 

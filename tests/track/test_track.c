@@ -96,13 +96,12 @@ frame (rv_tracker *t, score *s, const rv_track_box *objs, const int *visible,
 
 /* ---- scenarios ----------------------------------------------------------- */
 
-/* Ten objects in straight lines: an id each after min_hits frames, never a
- * switch, ids distinct. */
+/* Ten objects in straight lines from the first frame: an id each at once,
+ * never a switch, ids distinct. */
 static void
 test_straight (void)
 {
   rv_tracker *t = rv_tracker_new (NULL);
-  rv_tracker_params p = rv_tracker_params_default ();
   rv_track_box o[10];
   int vis[10];
   int64_t ids[10];
@@ -117,8 +116,8 @@ test_straight (void)
     }
     frame (t, &s, o, vis, 10, ids);
     for (int i = 0; i < 10; i++)
-      CHECK ((f + 1 >= p.min_hits) == (ids[i] > 0),
-          "frame %d object %d: id %lld", f, i, (long long) ids[i]);
+      CHECK (ids[i] > 0, "frame %d object %d: id %lld", f, i,
+          (long long) ids[i]);
   }
   CHECK (s.switches == 0, "straight: %d id switches", s.switches);
   for (int i = 0; i < 10; i++)
@@ -245,9 +244,9 @@ test_low_score (void)
         80, 80);
     o[1] = box_at (0, 0.3f, 600, 500, 80, 80);  /* always weak */
     frame (t, NULL, o, vis, 2, ids);
-    if (f == 1)                 /* min_hits 2: confirmed now */
+    if (f == 0)                 /* the first frame: confirmed at once */
       id = ids[0];
-    if (f > 1)
+    if (f > 0)
       CHECK (ids[0] == id && id > 0, "frame %d: weak detection of track "
           "%lld got %lld", f, (long long) id, (long long) ids[0]);
     CHECK (ids[1] == -1, "frame %d: a weak detection started track %lld", f,
@@ -257,7 +256,8 @@ test_low_score (void)
   rv_tracker_free (t);
 }
 
-/* Birth after min_hits, death after max_age misses, ids never reused. */
+/* Birth after min_hits (after the first frame), death after max_age misses,
+ * ids never reused. */
 static void
 test_birth_death (void)
 {
@@ -270,6 +270,7 @@ test_birth_death (void)
   p.min_hits = 4;
   p.max_age = 5;
   t = rv_tracker_new (&p);
+  rv_tracker_update (t, NULL, 0, NULL);
   for (int f = 1; f <= 4; f++) {
     frame (t, NULL, &o, &vis, 1, &id);
     CHECK ((id > 0) == (f >= 4), "hit %d: id %lld", f, (long long) id);
@@ -288,12 +289,54 @@ test_birth_death (void)
       (long long) first);
   /* a tentative track dies at its first miss */
   rv_tracker_reset (t);
+  rv_tracker_update (t, NULL, 0, NULL);
   frame (t, NULL, &o, &vis, 1, &id);
   rv_tracker_update (t, NULL, 0, NULL);
   for (int f = 1; f <= 3; f++)
     frame (t, NULL, &o, &vis, 1, &id);
   CHECK (id == -1, "a tentative track survived a miss: id %lld",
       (long long) id);
+  rv_tracker_free (t);
+}
+
+/* On the first frame (of the tracker, and after a reset) every detection
+ * that may start a track is confirmed at once, as ByteTrack activates its
+ * first frame's tracks; later births wait for min_hits, also when the first
+ * frame had no detections. */
+static void
+test_first_frame (void)
+{
+  rv_tracker *t = rv_tracker_new (NULL);
+  rv_track_box o[4];
+  int vis[4] = { 1, 1, 1, 0 };
+  int64_t ids[4];
+
+  for (int round = 0; round < 2; round++) {
+    o[0] = box_at (0, 0.9f, 100, 100, 50, 50);
+    o[1] = box_at (1, 0.7f, 300, 100, 50, 50);
+    o[2] = box_at (0, 0.55f, 500, 100, 50, 50); /* below new_track_score */
+    o[3] = box_at (2, 0.9f, 700, 100, 50, 50);  /* appears on frame 2 */
+    frame (t, NULL, o, vis, 4, ids);
+    CHECK (ids[0] > 0 && ids[1] > 0 && ids[0] != ids[1],
+        "round %d: first frame ids %lld %lld", round, (long long) ids[0],
+        (long long) ids[1]);
+    CHECK (ids[2] == -1, "round %d: a weak detection got id %lld on the "
+        "first frame", round, (long long) ids[2]);
+    vis[3] = 1;
+    frame (t, NULL, o, vis, 4, ids);
+    CHECK (ids[3] == -1, "round %d: a birth on frame 2 got id %lld at once",
+        round, (long long) ids[3]);
+    frame (t, NULL, o, vis, 4, ids);
+    CHECK (ids[3] > 0, "round %d: no id after min_hits frames", round);
+    rv_tracker_reset (t);
+    vis[3] = 0;
+  }
+  /* an empty first frame: the next frame's births are no longer first */
+  rv_tracker_update (t, NULL, 0, NULL);
+  frame (t, NULL, o, vis, 4, ids);
+  CHECK (ids[0] == -1 && ids[1] == -1, "after an empty first frame: ids "
+      "%lld %lld at once", (long long) ids[0], (long long) ids[1]);
+  printf ("first frame: its tracks confirmed at once, after resets too\n");
   rv_tracker_free (t);
 }
 
@@ -387,6 +430,7 @@ main (void)
   test_missed ();
   test_low_score ();
   test_birth_death ();
+  test_first_frame ();
   test_classes ();
   test_assignment ();
   test_prediction ();
