@@ -165,6 +165,15 @@ rv_s8_gemm (const rv_s8_kernels *kn, const rv_s8_weights *qw,
 
 /* ---- the threaded conv -------------------------------------------------- */
 
+/* A 1x1 stride-1 conv quantizes its chunks of columns straight into their
+ * panels; the others quantize the whole input first, then gather the
+ * chunks' im2col panels from it. */
+static bool
+direct (const rv_conv *cv)
+{
+  return cv->k == 1 && cv->stride == 1;
+}
+
 /* The conv's column chunk (a multiple of nr) and the bytes of its panels,
  * one slot of the pool. */
 static int
@@ -186,16 +195,24 @@ aligned (size_t bytes)
   return (bytes + ALIGN - 1) / ALIGN * ALIGN;
 }
 
-/* Scratch: the u8 input between the packing's slack, each input channel's
- * range, then a slot each. */
+/* The bytes of the u8 input unless direct: the planes between the im2col
+ * packing's slack. */
+static size_t
+input_bytes (const rv_conv *cv, int h, int w)
+{
+  return direct (cv) ? 0 : aligned (RV_S8_IMAGE_SLACK
+      + (size_t) cv->cin * h * w + RV_S8_IMAGE_SLACK);
+}
+
+/* Scratch: the u8 input, each input channel's range, then a slot each. */
 size_t
 rv_s8_conv_scratch (const rv_s8_kernels *s8, const rv_conv *cv, int h_in,
     int w_in, int h_out, int w_out, int nt)
 {
   size_t slot;
   chunk_cols (s8, cv, h_out * w_out, nt, &slot);
-  return aligned (RV_S8_IMAGE_SLACK + (size_t) cv->cin * h_in * w_in
-      + RV_S8_IMAGE_SLACK) + aligned (2 * sizeof (float) * cv->cin) + slot * nt;
+  return input_bytes (cv, h_in, w_in) + aligned (2 * sizeof (float) * cv->cin)
+      + slot * nt;
 }
 
 typedef struct {
@@ -204,7 +221,7 @@ typedef struct {
   const rv_conv *cv;
   rv_tensor x, y;
   const rv_tensor *res;
-  uint8_t *xq;                /* x as u8, cin x (h w) */
+  uint8_t *xq;                /* x as u8, cin x (h w), unless direct */
   float *range;               /* lo, hi per input channel */
   uint8_t *slots;
   size_t slot_bytes;
@@ -231,9 +248,8 @@ quantize_item (void *arg, int c, int slot)
   rv_quantize_u8 (j->s8, j->x.d + c * j->x.cs, n, j->sx, j->zx, j->xq + c * n);
 }
 
-/* Columns [n0, n0 + n) of part of the output channels: pack (gathering
- * the im2col matrix unless the conv is 1x1 stride 1), the tiles, then the epilogue on the rows while they are
- * in cache. */
+/* Columns [n0, n0 + n) of part of the output channels: their panels, the
+ * tiles, then the epilogue on the rows while they are in cache. */
 static void
 gemm_item (void *arg, int item, int slot)
 {
@@ -248,9 +264,9 @@ gemm_item (void *arg, int item, int slot)
   if (m0 >= m1)
     return;
   uint32_t *bp = (uint32_t *) (j->slots + j->slot_bytes * slot);
-  if (cv->k == 1 && cv->stride == 1) {
-    s8->pack (j->xq, (size_t) j->x.h * j->x.w, K, n0, n, bp);
-  } else {
+  if (direct (cv))
+    s8->quantize_pack (j->x.d, j->x.cs, K, n0, n, 1.0f / j->sx, j->zx, bp);
+  else {
     const rv_u8_image im = { j->xq, cv->cin, j->x.h, j->x.w, cv->k,
       cv->stride, j->zx, j->y.w };
     s8->pack_im2col (&im, K, n0, n, bp);
@@ -277,8 +293,7 @@ rv_s8_conv2d (const rv_s8_kernels *s8, const rv_kernels *kn,
   const int parts = nt > 1 && chunks < 2 * nt && cv->cout >= 4 * s8->mr
       ? (2 * nt + chunks - 1) / chunks : 1;
   uint8_t *xq = (uint8_t *) scratch + RV_S8_IMAGE_SLACK;
-  float *range = (float *) ((uint8_t *) scratch + aligned (RV_S8_IMAGE_SLACK
-          + (size_t) x.c * x.h * x.w + RV_S8_IMAGE_SLACK));
+  float *range = (float *) ((uint8_t *) scratch + input_bytes (cv, x.h, x.w));
   s8_job j = { s8, kn, cv, x, y, res, xq, range,
     (uint8_t *) range + aligned (2 * sizeof (float) * x.c), slot_bytes,
     0.0f, 0, N, nc, parts };
@@ -291,6 +306,7 @@ rv_s8_conv2d (const rv_s8_kernels *s8, const rv_kernels *kn,
     hi = fmaxf (hi, range[2 * c + 1]);
   }
   rv_u8_params_of_range (lo, hi, &j.sx, &j.zx);
-  rv_pool_for (x.c, quantize_item, &j, nt);
+  if (!direct (cv))
+    rv_pool_for (x.c, quantize_item, &j, nt);
   rv_pool_for (chunks * parts, gemm_item, &j, nt);
 }

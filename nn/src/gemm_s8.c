@@ -295,6 +295,35 @@ quantize (const float *x, size_t n, float inv, int zero, uint8_t *q)
   }
 }
 
+/* 16 columns of four rows at a time through quantize, into their quads;
+ * along the rows, which are longer than a panel: the panels of a chunk
+ * stay in cache, the float rows stream. */
+static void
+quantize_pack (const float *x, size_t xs, int K, int n0, int n, float inv,
+    int zero, uint32_t *bp)
+{
+  const int kq = (K + 3) / 4;
+  for (int q = 0; q < kq; q++)
+    for (int p = 0; p < n; p += NR)
+      for (int j = 0; j < NR; j += 16) {
+        const int m = n - p - j < 16 ? n - p - j : 16;
+        uint8_t part[4][16];
+        __m128i r[4];
+        for (int i = 0; i < 4; i++) {
+          const float *src = x + (size_t) (4 * q + i) * xs + n0 + p + j;
+          if (4 * q + i < K && m == 16)
+            quantize (src, 16, inv, zero, part[i]);
+          else {
+            memset (part[i], 0, 16);
+            if (4 * q + i < K && m > 0)
+              quantize (src, m, inv, zero, part[i]);
+          }
+          r[i] = _mm_loadu_si128 ((const __m128i *) part[i]);
+        }
+        store_quads (r, bp + ((size_t) p * kq + q * NR) + j);
+      }
+}
+
 const rv_s8_kernels KERNELS = { NAME, MR, NR, pack, pack_im2col, tile, range,
-  quantize
+  quantize, quantize_pack
 };

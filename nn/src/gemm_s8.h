@@ -61,6 +61,9 @@ typedef struct {
   /* q[i] = x[i] * inv rounded to nearest even, plus zero, clamped to
    * 0..255 (NaN to 0). */
   void (*quantize) (const float *x, size_t n, float inv, int zero, uint8_t *q);
+  /* pack of quantize's rows, from the floats x (rows xs floats apart) */
+  void (*quantize_pack) (const float *x, size_t xs, int K, int n0, int n,
+      float inv, int zero, uint32_t *bp);
 } rv_s8_kernels;
 
 #if RV_HAVE_X86_KERNELS
