@@ -9,7 +9,7 @@
 #include <string.h>
 
 #define ALIGN 64
-#define CHUNK_BYTES (256 << 10)   /* im2col and panels per thread: ~ L2 / 4 */
+#define CHUNK_BYTES (256 << 10)   /* panels per thread: ~ L2 / 4 */
 
 bool
 rv_s8_weights_init (rv_s8_weights *qw, const float *w, int cout, int K)
@@ -78,52 +78,52 @@ rv_quantize_u8 (const rv_s8_kernels *kn, const float *x, size_t n,
   kn->quantize (x, n, 1.0f / scale, zero, q);
 }
 
+/* Columns [n0, n0 + n) of row r (channel, ky, kx) of the im2col matrix. */
+static void
+im2col_row (const rv_u8_image *im, int r, int n0, int n, uint8_t *dst)
+{
+  const int k = im->k, stride = im->stride, w = im->w, wo = im->wo;
+  const int pad = k / 2, ky = r / k % k, kx = r % k, zx = im->zx;
+  const uint8_t *src = im->x + (size_t) (r / (k * k)) * im->h * w;
+  for (int j = 0; j < n;) {
+    const int q = n0 + j, oy = q / wo, ox = q % wo;
+    const int run = wo - ox < n - j ? wo - ox : n - j;  /* to the row's end */
+    const int iy = oy * stride + ky - pad;
+    uint8_t *d = dst + j;
+    j += run;
+    if (iy < 0 || iy >= im->h) {
+      memset (d, zx, (size_t) run);
+      continue;
+    }
+    /* ix = (ox + i) stride + kx - pad is inside the row for i in [lo, hi) */
+    const uint8_t *row = src + (size_t) iy * w;
+    const int b = ox * stride + kx - pad;
+    int lo = 0, hi = run;
+    while (lo < run && b + lo * stride < 0)
+      lo++;
+    while (hi > lo && b + (hi - 1) * stride >= w)
+      hi--;
+    memset (d, zx, (size_t) lo);
+    if (stride == 1)
+      memcpy (d + lo, row + b + lo, (size_t) (hi - lo));
+    else if (stride == 2)         /* a constant stride vectorizes */
+      for (int i = lo; i < hi; i++)
+        d[i] = row[b + 2 * i];
+    else
+      for (int i = lo; i < hi; i++)
+        d[i] = row[b + i * stride];
+    memset (d + hi, zx, (size_t) (run - hi));
+  }
+}
+
 void
 rv_s8_im2col (const uint8_t *x, int cin, int h, int w, int k, int stride,
     int zx, int ho, int wo, uint8_t *col)
 {
-  rv_s8_im2col_cols (x, cin, h, w, k, stride, zx, wo, 0, ho * wo, col,
-      (size_t) ho * wo);
-}
-
-void
-rv_s8_im2col_cols (const uint8_t *x, int cin, int h, int w, int k, int stride,
-    int zx, int wo, int n0, int n, uint8_t *col, size_t cs)
-{
-  const int pad = k / 2;
-  for (int r = 0; r < cin * k * k; r++, col += cs) {
-    const int ky = r / k % k, kx = r % k;
-    const uint8_t *src = x + (size_t) (r / (k * k)) * h * w;
-    for (int j = 0; j < n;) {
-      const int q = n0 + j, oy = q / wo, ox = q % wo;
-      const int run = wo - ox < n - j ? wo - ox : n - j;  /* to the row's end */
-      const int iy = oy * stride + ky - pad;
-      uint8_t *dst = col + j;
-      j += run;
-      if (iy < 0 || iy >= h) {
-        memset (dst, zx, (size_t) run);
-        continue;
-      }
-      /* ix = (ox + i) stride + kx - pad is inside the row for i in [lo, hi) */
-      const uint8_t *row = src + (size_t) iy * w;
-      const int b = ox * stride + kx - pad;
-      int lo = 0, hi = run;
-      while (lo < run && b + lo * stride < 0)
-        lo++;
-      while (hi > lo && b + (hi - 1) * stride >= w)
-        hi--;
-      memset (dst, zx, (size_t) lo);
-      if (stride == 1)
-        memcpy (dst + lo, row + b + lo, (size_t) (hi - lo));
-      else if (stride == 2)       /* a constant stride vectorizes */
-        for (int i = lo; i < hi; i++)
-          dst[i] = row[b + 2 * i];
-      else
-        for (int i = lo; i < hi; i++)
-          dst[i] = row[b + i * stride];
-      memset (dst + hi, zx, (size_t) (run - hi));
-    }
-  }
+  const rv_u8_image im = { x, cin, h, w, k, stride, zx, wo };
+  const size_t n = (size_t) ho * wo;
+  for (int r = 0; r < cin * k * k; r++)
+    im2col_row (&im, r, 0, (int) n, col + r * n);
 }
 
 size_t
@@ -165,15 +165,22 @@ rv_s8_gemm (const rv_s8_kernels *kn, const rv_s8_weights *qw,
 
 /* ---- the threaded conv -------------------------------------------------- */
 
-/* The conv's column chunk (a multiple of nr) and the bytes one slot of the
- * pool needs for it: panels, and the im2col matrix unless the conv reads
- * its input rows directly (1x1, stride 1). */
+/* A 1x1 stride-1 conv quantizes its chunks of columns straight into their
+ * panels; the others quantize the whole input first, then gather the
+ * chunks' im2col panels from it. */
+static bool
+direct (const rv_conv *cv)
+{
+  return cv->k == 1 && cv->stride == 1;
+}
+
+/* The conv's column chunk (a multiple of nr) and the bytes of its panels,
+ * one slot of the pool. */
 static int
 chunk_cols (const rv_s8_kernels *kn, const rv_conv *cv, int N, int nt,
     size_t *slot_bytes)
 {
-  const int K = cv->cin * cv->k * cv->k, direct = cv->k == 1 && cv->stride == 1;
-  const size_t per_col = (size_t) (K + 3) / 4 * 4 + (direct ? 0 : K);
+  const size_t per_col = (size_t) (cv->cin * cv->k * cv->k + 3) / 4 * 4;
   int nc = (int) (CHUNK_BYTES / per_col) / kn->nr * kn->nr;
   int fair = (N + 4 * nt - 1) / (4 * nt);   /* a few chunks per thread */
   fair = (fair + kn->nr - 1) / kn->nr * kn->nr;
@@ -188,6 +195,15 @@ aligned (size_t bytes)
   return (bytes + ALIGN - 1) / ALIGN * ALIGN;
 }
 
+/* The bytes of the u8 input unless direct: the planes between the im2col
+ * packing's slack. */
+static size_t
+input_bytes (const rv_conv *cv, int h, int w)
+{
+  return direct (cv) ? 0 : aligned (RV_S8_IMAGE_SLACK
+      + (size_t) cv->cin * h * w + RV_S8_IMAGE_SLACK);
+}
+
 /* Scratch: the u8 input, each input channel's range, then a slot each. */
 size_t
 rv_s8_conv_scratch (const rv_s8_kernels *s8, const rv_conv *cv, int h_in,
@@ -195,8 +211,8 @@ rv_s8_conv_scratch (const rv_s8_kernels *s8, const rv_conv *cv, int h_in,
 {
   size_t slot;
   chunk_cols (s8, cv, h_out * w_out, nt, &slot);
-  return aligned ((size_t) cv->cin * h_in * w_in)
-      + aligned (2 * sizeof (float) * cv->cin) + slot * nt;
+  return input_bytes (cv, h_in, w_in) + aligned (2 * sizeof (float) * cv->cin)
+      + slot * nt;
 }
 
 typedef struct {
@@ -205,7 +221,7 @@ typedef struct {
   const rv_conv *cv;
   rv_tensor x, y;
   const rv_tensor *res;
-  uint8_t *xq;                /* x as u8, cin x (h w) */
+  uint8_t *xq;                /* x as u8, cin x (h w), unless direct */
   float *range;               /* lo, hi per input channel */
   uint8_t *slots;
   size_t slot_bytes;
@@ -232,9 +248,8 @@ quantize_item (void *arg, int c, int slot)
   rv_quantize_u8 (j->s8, j->x.d + c * j->x.cs, n, j->sx, j->zx, j->xq + c * n);
 }
 
-/* Columns [n0, n0 + n) of part of the output channels: pack (im2col'ed
- * unless direct), the tiles, then the epilogue on the rows while they are
- * in cache. */
+/* Columns [n0, n0 + n) of part of the output channels: their panels, the
+ * tiles, then the epilogue on the rows while they are in cache. */
 static void
 gemm_item (void *arg, int item, int slot)
 {
@@ -249,13 +264,12 @@ gemm_item (void *arg, int item, int slot)
   if (m0 >= m1)
     return;
   uint32_t *bp = (uint32_t *) (j->slots + j->slot_bytes * slot);
-  if (cv->k == 1 && cv->stride == 1) {
-    s8->pack (j->xq, (size_t) j->x.h * j->x.w, K, n0, n, bp);
-  } else {
-    uint8_t *col = (uint8_t *) (bp + (size_t) (K + 3) / 4 * j->nc);
-    rv_s8_im2col_cols (j->xq, cv->cin, j->x.h, j->x.w, cv->k, cv->stride,
-        j->zx, j->y.w, n0, n, col, (size_t) n);
-    s8->pack (col, (size_t) n, K, 0, n, bp);
+  if (direct (cv))
+    s8->quantize_pack (j->x.d, j->x.cs, K, n0, n, 1.0f / j->sx, j->zx, bp);
+  else {
+    const rv_u8_image im = { j->xq, cv->cin, j->x.h, j->x.w, cv->k,
+      cv->stride, j->zx, j->y.w };
+    s8->pack_im2col (&im, K, n0, n, bp);
   }
   const bool epilogue = cv->act != RV_ACT_NONE || j->res;
   for (int mb = m0; mb < m1; mb += s8->mr) {
@@ -278,8 +292,8 @@ rv_s8_conv2d (const rv_s8_kernels *s8, const rv_kernels *kn,
   /* with too few chunks to go round, the channels are parted as well */
   const int parts = nt > 1 && chunks < 2 * nt && cv->cout >= 4 * s8->mr
       ? (2 * nt + chunks - 1) / chunks : 1;
-  uint8_t *xq = scratch;
-  float *range = (float *) (xq + aligned ((size_t) x.c * x.h * x.w));
+  uint8_t *xq = (uint8_t *) scratch + RV_S8_IMAGE_SLACK;
+  float *range = (float *) ((uint8_t *) scratch + input_bytes (cv, x.h, x.w));
   s8_job j = { s8, kn, cv, x, y, res, xq, range,
     (uint8_t *) range + aligned (2 * sizeof (float) * x.c), slot_bytes,
     0.0f, 0, N, nc, parts };
@@ -292,6 +306,7 @@ rv_s8_conv2d (const rv_s8_kernels *s8, const rv_kernels *kn,
     hi = fmaxf (hi, range[2 * c + 1]);
   }
   rv_u8_params_of_range (lo, hi, &j.sx, &j.zx);
-  rv_pool_for (x.c, quantize_item, &j, nt);
+  if (!direct (cv))
+    rv_pool_for (x.c, quantize_item, &j, nt);
   rv_pool_for (chunks * parts, gemm_item, &j, nt);
 }

@@ -37,9 +37,6 @@ void rv_quantize_u8 (const rv_s8_kernels *kn, const float *x, size_t n,
  * the image hold zx, the code of 0. */
 void rv_s8_im2col (const uint8_t *x, int cin, int h, int w, int k, int stride,
     int zx, int ho, int wo, uint8_t *col);
-/* Columns [n0, n0 + n) of it (output width wo), rows cs bytes apart. */
-void rv_s8_im2col_cols (const uint8_t *x, int cin, int h, int w, int k,
-    int stride, int zx, int wo, int n0, int n, uint8_t *col, size_t cs);
 
 /* y = W x + bias for N columns (a 1x1 conv, or a k x k conv on im2col'ed
  * columns): x the K x N u8 activations (scale sx, zero point zx) packed by

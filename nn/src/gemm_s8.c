@@ -11,8 +11,10 @@
  * tests/nn/test-gemm-s8 checks both against a double-precision reference. */
 #include "gemm_s8.h"
 
+#include <assert.h>
 #include <immintrin.h>
 #include <math.h>
+#include <stdbool.h>
 #include <string.h>
 
 #if defined(__AVX512VNNI__)
@@ -87,8 +89,20 @@ vreduce_max (__m256 v)
 
 _Static_assert (MR <= RV_S8_MR_MAX, "rv_s8_tile holds RV_S8_MR_MAX rows");
 
-/* Four K rows of 16 columns into 16 quads at a time: interleaving bytes, then
- * byte pairs, is a 4 x 16 transpose. */
+/* Four K rows of 16 columns into 16 quads: interleaving bytes, then byte
+ * pairs, is a 4 x 16 transpose. */
+static inline void
+store_quads (const __m128i r[4], uint32_t *bp)
+{
+  __m128i lo01 = _mm_unpacklo_epi8 (r[0], r[1]), hi01 = _mm_unpackhi_epi8 (r[0], r[1]),
+      lo23 = _mm_unpacklo_epi8 (r[2], r[3]), hi23 = _mm_unpackhi_epi8 (r[2], r[3]);
+  __m128i *dst = (__m128i *) bp;
+  _mm_storeu_si128 (dst, _mm_unpacklo_epi16 (lo01, lo23));
+  _mm_storeu_si128 (dst + 1, _mm_unpackhi_epi16 (lo01, lo23));
+  _mm_storeu_si128 (dst + 2, _mm_unpacklo_epi16 (hi01, hi23));
+  _mm_storeu_si128 (dst + 3, _mm_unpackhi_epi16 (hi01, hi23));
+}
+
 static void
 pack (const uint8_t *x, size_t xs, int K, int n0, int n, uint32_t *bp)
 {
@@ -110,15 +124,91 @@ pack (const uint8_t *x, size_t xs, int K, int n0, int n, uint32_t *bp)
             r[i] = _mm_loadu_si128 ((const __m128i *) part);
           }
         }
-        __m128i lo01 = _mm_unpacklo_epi8 (r[0], r[1]), hi01 = _mm_unpackhi_epi8 (r[0], r[1]),
-            lo23 = _mm_unpacklo_epi8 (r[2], r[3]), hi23 = _mm_unpackhi_epi8 (r[2], r[3]);
-        __m128i *dst = (__m128i *) (bp + (size_t) q * NR + j);
-        _mm_storeu_si128 (dst, _mm_unpacklo_epi16 (lo01, lo23));
-        _mm_storeu_si128 (dst + 1, _mm_unpackhi_epi16 (lo01, lo23));
-        _mm_storeu_si128 (dst + 2, _mm_unpacklo_epi16 (hi01, hi23));
-        _mm_storeu_si128 (dst + 3, _mm_unpackhi_epi16 (hi01, hi23));
+        store_quads (r, bp + (size_t) q * NR + j);
       }
   }
+}
+
+static inline __m128i
+lanes_between (int lo, int hi)
+{
+  const __m128i lane = _mm_setr_epi8 (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
+      12, 13, 14, 15);
+  return _mm_and_si128 (_mm_cmpgt_epi8 (lane, _mm_set1_epi8 ((char) (lo - 1))),
+      _mm_cmpgt_epi8 (_mm_set1_epi8 ((char) hi), lane));
+}
+
+/* ceil (a / s) */
+static inline int
+ceil_div (int a, int s)
+{
+  return a >= 0 ? (a + s - 1) / s : -(-a / s);
+}
+
+/* 16 taps from src at a stride of s (1 or 2) bytes. */
+static inline __m128i
+load_taps (const uint8_t *src, int s)
+{
+  if (s == 1)
+    return _mm_loadu_si128 ((const __m128i *) src);
+  const __m128i even = _mm_set1_epi16 (0xff);   /* the even bytes of 32 */
+  return _mm_packus_epi16 (
+      _mm_and_si128 (_mm_loadu_si128 ((const __m128i *) src), even),
+      _mm_and_si128 (_mm_loadu_si128 ((const __m128i *) (src + 16)), even));
+}
+
+/* 16 columns at a time. Their pieces in one output row each (one where a
+ * row holds all 16) are, for each of the k k taps, a load at one offset
+ * into every channel's plane, of which the lanes inside the image are kept
+ * (the rest stay zx); the loads may start before a row or end past it, into
+ * the image's slack. */
+static void
+pack_im2col (const rv_u8_image *im, int K, int n0, int n, uint32_t *bp)
+{
+  const int kq = (K + 3) / 4, k = im->k, s = im->stride, pad = k / 2;
+  const size_t plane = (size_t) im->h * im->w;
+  assert (k <= RV_S8_IM2COL_K_MAX && s <= 2);
+  for (int p = 0; p < n; p += NR, bp += (size_t) kq * NR)
+    for (int j = 0; j < NR; j += 16) {
+      const int c0 = n0 + p + j, cols = n - p - j < 16 ? n - p - j : 16;
+      /* piece c: lanes [t, end) of output row oy from column ox */
+      int pieces = 0;
+      ptrdiff_t off[16][RV_S8_IM2COL_K_MAX * RV_S8_IM2COL_K_MAX];
+      __m128i keep[16][RV_S8_IM2COL_K_MAX * RV_S8_IM2COL_K_MAX];
+      for (int t = 0; t < cols; pieces++) {
+        const int c = c0 + t, oy = c / im->wo, ox = c % im->wo;
+        const int end = t + im->wo - ox < cols ? t + im->wo - ox : cols;
+        for (int tap = 0; tap < k * k; tap++) {
+          const int iy = oy * s - pad + tap / k, ix = (ox - t) * s - pad + tap % k;
+          const int first = ceil_div (-ix, s), past = ceil_div (im->w - ix, s);
+          const int lo = first > t ? first : t, hi = past < end ? past : end;
+          const bool inside = iy >= 0 && iy < im->h && lo < hi;
+          off[pieces][tap] = inside ? (ptrdiff_t) iy * im->w + ix : 0;
+          keep[pieces][tap] = inside ? lanes_between (lo, hi) : _mm_setzero_si128 ();
+        }
+        t = end;
+      }
+      const __m128i outside = _mm_and_si128 (_mm_set1_epi8 ((char) im->zx),
+          lanes_between (0, cols));
+      const uint8_t *x = im->x;   /* the plane of row 4 q + i */
+      int tap = 0;
+      for (int q = 0; q < kq; q++) {
+        __m128i r[4];
+        for (int i = 0; i < 4; i++) {
+          r[i] = 4 * q + i < K ? outside : _mm_setzero_si128 ();
+          if (4 * q + i >= K)
+            continue;
+          for (int c = 0; c < pieces; c++)
+            r[i] = _mm_blendv_epi8 (r[i], load_taps (x + off[c][tap], s),
+                keep[c][tap]);
+          if (++tap == k * k) {
+            tap = 0;
+            x += plane;
+          }
+        }
+        store_quads (r, bp + (size_t) q * NR + j);
+      }
+    }
 }
 
 static inline int32_t
@@ -205,4 +295,35 @@ quantize (const float *x, size_t n, float inv, int zero, uint8_t *q)
   }
 }
 
-const rv_s8_kernels KERNELS = { NAME, MR, NR, pack, tile, range, quantize };
+/* 16 columns of four rows at a time through quantize, into their quads;
+ * along the rows, which are longer than a panel: the panels of a chunk
+ * stay in cache, the float rows stream. */
+static void
+quantize_pack (const float *x, size_t xs, int K, int n0, int n, float inv,
+    int zero, uint32_t *bp)
+{
+  const int kq = (K + 3) / 4;
+  for (int q = 0; q < kq; q++)
+    for (int p = 0; p < n; p += NR)
+      for (int j = 0; j < NR; j += 16) {
+        const int m = n - p - j < 16 ? n - p - j : 16;
+        uint8_t part[4][16];
+        __m128i r[4];
+        for (int i = 0; i < 4; i++) {
+          const float *src = x + (size_t) (4 * q + i) * xs + n0 + p + j;
+          if (4 * q + i < K && m == 16)
+            quantize (src, 16, inv, zero, part[i]);
+          else {
+            memset (part[i], 0, 16);
+            if (4 * q + i < K && m > 0)
+              quantize (src, m, inv, zero, part[i]);
+          }
+          r[i] = _mm_loadu_si128 ((const __m128i *) part[i]);
+        }
+        store_quads (r, bp + ((size_t) p * kq + q * NR) + j);
+      }
+}
+
+const rv_s8_kernels KERNELS = { NAME, MR, NR, pack, pack_im2col, tile, range,
+  quantize, quantize_pack
+};

@@ -27,6 +27,19 @@ typedef struct {
   int32_t corr[RV_S8_MR_MAX];
 } rv_s8_tile;
 
+/* u8 activations, cin planes of h x w, as the input of a k x k conv
+ * (stride, padding k / 2, output width wo); zx is the code of 0. */
+typedef struct {
+  const uint8_t *x;
+  int cin, h, w, k, stride, zx, wo;
+} rv_u8_image;
+
+/* Bytes the im2col packing may read (and ignore) before and after the
+ * image's planes. */
+#define RV_S8_IMAGE_SLACK 64
+/* The largest kernel the im2col packing takes (the network's: 1 and 3). */
+#define RV_S8_IM2COL_K_MAX 3
+
 typedef struct {
   const char *name;
   int mr, nr;                 /* channels and columns of one tile */
@@ -35,6 +48,12 @@ typedef struct {
    * row q holds x[4q + i][j] in byte i, zero past K and past n. */
   void (*pack) (const uint8_t *x, size_t xs, int K, int n0, int n,
       uint32_t *bp);
+  /* The same of the im2col matrix of im (K = cin k k rows, taps outside
+   * the image hold zx), gathered from the image without writing the matrix;
+   * im->k <= RV_S8_IM2COL_K_MAX, im->stride <= 2 (the network's), and
+   * im->x needs RV_S8_IMAGE_SLACK bytes of memory on either side. */
+  void (*pack_im2col) (const rv_u8_image *im, int K, int n0, int n,
+      uint32_t *bp);
   /* The tile of one panel bp (kq x nr words); stores the first n columns. */
   void (*tile) (const rv_s8_tile *t, int kq, const uint32_t *bp, int n);
   /* *lo = min (0, x[i]), *hi = max (0, x[i]) over n floats (NaN ignored). */
@@ -42,6 +61,9 @@ typedef struct {
   /* q[i] = x[i] * inv rounded to nearest even, plus zero, clamped to
    * 0..255 (NaN to 0). */
   void (*quantize) (const float *x, size_t n, float inv, int zero, uint8_t *q);
+  /* pack of quantize's rows, from the floats x (rows xs floats apart) */
+  void (*quantize_pack) (const float *x, size_t xs, int K, int n0, int n,
+      float inv, int zero, uint32_t *bp);
 } rv_s8_kernels;
 
 #if RV_HAVE_X86_KERNELS

@@ -6,7 +6,8 @@
  *  - a double-precision conv of the dequantized u8 input and int8 weights,
  *    written from the conv's definition (padding, stride) rather than from
  *    im2col: within the f32 rounding of the sums.
- * Cases: 1x1, 3x3 stride 1 and 2 (odd sizes, partial tiles), activations,
+ * Cases: 1x1, 3x3 stride 1 and 2 (odd sizes, partial tiles, output rows
+ * narrower and wider than 16 columns), activations,
  * a residual, the output at a channel stride wider than the plane, and the
  * FFN as the context runs it in int8 (c0 with GELU into a hidden tensor,
  * then c1 on that tensor's own u8 parameters plus the residual). Skips (77)
@@ -230,6 +231,9 @@ main (void)
     conv_case (s8, 3, 16, 3, 2, 34, 30, RV_ACT_SILU, 0, 0);     /* a stem */
     conv_case (s8, 16, 24, 3, 1, 13, 11, RV_ACT_SILU, 1, 0);
     conv_case (s8, 17, 9, 3, 2, 15, 20, RV_ACT_NONE, 0, 5);
+    /* output rows of 16 columns and more: the packing's whole-row loads */
+    conv_case (s8, 7, 16, 3, 1, 9, 70, RV_ACT_SILU, 0, 0);
+    conv_case (s8, 5, 24, 3, 2, 11, 101, RV_ACT_NONE, 1, 0);
     conv_case (s8, 40, 72, 1, 1, 9, 14, RV_ACT_NONE, 1, 0);
     conv_case (s8, 33, 5, 1, 1, 21, 19, RV_ACT_SIGMOID, 0, 7);
     conv_case (s8, 64, 64, 1, 1, 40, 40, RV_ACT_RELU, 0, 0);    /* many chunks */
