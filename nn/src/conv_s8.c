@@ -174,6 +174,12 @@ direct (const rv_conv *cv)
   return cv->k == 1 && cv->stride == 1;
 }
 
+static size_t
+aligned (size_t bytes)
+{
+  return (bytes + ALIGN - 1) / ALIGN * ALIGN;
+}
+
 /* The conv's column chunk (a multiple of nr) and the bytes of its panels,
  * one slot of the pool. */
 static int
@@ -185,14 +191,8 @@ chunk_cols (const rv_s8_kernels *kn, const rv_conv *cv, int N, int nt,
   int fair = (N + 4 * nt - 1) / (4 * nt);   /* a few chunks per thread */
   fair = (fair + kn->nr - 1) / kn->nr * kn->nr;
   nc = nc > fair ? fair : nc < kn->nr ? kn->nr : nc;
-  *slot_bytes = (per_col * nc + ALIGN - 1) / ALIGN * ALIGN;
+  *slot_bytes = aligned (per_col * nc);
   return nc;
-}
-
-static size_t
-aligned (size_t bytes)
-{
-  return (bytes + ALIGN - 1) / ALIGN * ALIGN;
 }
 
 /* The bytes of the u8 input unless direct: the planes between the im2col
