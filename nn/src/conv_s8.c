@@ -27,8 +27,8 @@ rv_s8_weights_init (rv_s8_weights *qw, const float *w, int cout, int K)
   for (int m = 0; m < cout; m++) {
     const float *row = w + (size_t) m * K;
     float amax = 0.0f;
-    for (int k = 0; k < K; k++)
-      amax = fmaxf (amax, fabsf (row[k]));
+    for (int k = 0; k < K; k++)   /* fmaxf is a libm call without -ffast-math */
+      amax = fabsf (row[k]) > amax ? fabsf (row[k]) : amax;
     float s = amax > 0.0f ? amax / 127.0f : 1.0f, inv = 1.0f / s;
     int32_t sum = 0;
     for (int k = 0; k < K; k++) {
@@ -135,11 +135,11 @@ rv_s8_panel_words (const rv_s8_kernels *kn, int K, int N)
 /* The tiles of output channels [mb, mb + mr) and min (mr, m1 - mb). */
 static void
 gemm_block (const rv_s8_kernels *kn, const rv_s8_weights *qw,
-    const float *bias, const uint32_t *panels, int mb, int m1, int N,
-    float sx, int zx, float *y, size_t ys)
+    const float *bias, rv_act act, const uint32_t *panels, int mb, int m1,
+    int N, float sx, int zx, float *y, size_t ys, const float *res, size_t rs)
 {
   const int kq = (qw->K + 3) / 4;
-  rv_s8_tile t;
+  rv_s8_tile t = { .act = act };
   for (int r = 0; r < kn->mr; r++) {
     int m = mb + r < m1 ? mb + r : m1 - 1;
     t.a[r] = qw->q + (size_t) m * kq * 4;
@@ -148,19 +148,23 @@ gemm_block (const rv_s8_kernels *kn, const rv_s8_weights *qw,
     t.corr[r] = zx * qw->sum[m];
   }
   for (int p = 0; p < N; p += kn->nr) {
-    for (int r = 0; r < kn->mr; r++)
-      t.c[r] = mb + r < m1 ? y + (size_t) (mb + r) * ys + p : NULL;
+    for (int r = 0; r < kn->mr; r++) {
+      const bool row = mb + r < m1;
+      t.c[r] = row ? y + (size_t) (mb + r) * ys + p : NULL;
+      t.res[r] = row && res ? res + (size_t) (mb + r) * rs + p : NULL;
+    }
     kn->tile (&t, kq, panels + (size_t) p * kq, N - p < kn->nr ? N - p : kn->nr);
   }
 }
 
 void
 rv_s8_gemm (const rv_s8_kernels *kn, const rv_s8_weights *qw,
-    const float *bias, const uint32_t *panels, int N, float sx, int zx,
-    float *y, size_t ys)
+    const float *bias, rv_act act, const uint32_t *panels, int N, float sx,
+    int zx, float *y, size_t ys, const float *res, size_t rs)
 {
   for (int mb = 0; mb < qw->cout; mb += kn->mr)
-    gemm_block (kn, qw, bias, panels, mb, qw->cout, N, sx, zx, y, ys);
+    gemm_block (kn, qw, bias, act, panels, mb, qw->cout, N, sx, zx, y, ys,
+        res, rs);
 }
 
 /* ---- the threaded conv -------------------------------------------------- */
@@ -217,7 +221,6 @@ rv_s8_conv_scratch (const rv_s8_kernels *s8, const rv_conv *cv, int h_in,
 
 typedef struct {
   const rv_s8_kernels *s8;
-  const rv_kernels *kn;
   const rv_conv *cv;
   rv_tensor x, y;
   const rv_tensor *res;
@@ -248,8 +251,8 @@ quantize_item (void *arg, int c, int slot)
   rv_quantize_u8 (j->s8, j->x.d + c * j->x.cs, n, j->sx, j->zx, j->xq + c * n);
 }
 
-/* Columns [n0, n0 + n) of part of the output channels: their panels, the
- * tiles, then the epilogue on the rows while they are in cache. */
+/* Columns [n0, n0 + n) of part of the output channels: their panels, then
+ * the tiles. */
 static void
 gemm_item (void *arg, int item, int slot)
 {
@@ -271,20 +274,15 @@ gemm_item (void *arg, int item, int slot)
       cv->stride, j->zx, j->y.w };
     s8->pack_im2col (&im, K, n0, n, bp);
   }
-  const bool epilogue = cv->act != RV_ACT_NONE || j->res;
-  for (int mb = m0; mb < m1; mb += s8->mr) {
-    gemm_block (s8, &cv->packed->s8, cv->b, bp, mb, m1, n, j->sx, j->zx,
-        j->y.d + n0, j->y.cs);
-    for (int m = mb; epilogue && m < mb + s8->mr && m < m1; m++)
-      j->kn->activate (j->y.d + m * j->y.cs + n0, n, cv->act,
-          j->res ? j->res->d + m * j->res->cs + n0 : NULL);
-  }
+  for (int mb = m0; mb < m1; mb += s8->mr)
+    gemm_block (s8, &cv->packed->s8, cv->b, cv->act, bp, mb, m1, n, j->sx,
+        j->zx, j->y.d + n0, j->y.cs, j->res ? j->res->d + n0 : NULL,
+        j->res ? j->res->cs : 0);
 }
 
 void
-rv_s8_conv2d (const rv_s8_kernels *s8, const rv_kernels *kn,
-    const rv_conv *cv, rv_tensor x, rv_tensor y, const rv_tensor *res,
-    void *scratch, int nt)
+rv_s8_conv2d (const rv_s8_kernels *s8, const rv_conv *cv, rv_tensor x,
+    rv_tensor y, const rv_tensor *res, void *scratch, int nt)
 {
   const int N = y.h * y.w;
   size_t slot_bytes;
@@ -294,7 +292,7 @@ rv_s8_conv2d (const rv_s8_kernels *s8, const rv_kernels *kn,
       ? (2 * nt + chunks - 1) / chunks : 1;
   uint8_t *xq = (uint8_t *) scratch + RV_S8_IMAGE_SLACK;
   float *range = (float *) ((uint8_t *) scratch + input_bytes (cv, x.h, x.w));
-  s8_job j = { s8, kn, cv, x, y, res, xq, range,
+  s8_job j = { s8, cv, x, y, res, xq, range,
     (uint8_t *) range + aligned (2 * sizeof (float) * x.c), slot_bytes,
     0.0f, 0, N, nc, parts };
   /* the tensor's range from its channels': min and max are exact, so the
@@ -302,8 +300,8 @@ rv_s8_conv2d (const rv_s8_kernels *s8, const rv_kernels *kn,
   rv_pool_for (x.c, range_item, &j, nt);
   float lo = 0.0f, hi = 0.0f;
   for (int c = 0; c < x.c; c++) {
-    lo = fminf (lo, range[2 * c]);
-    hi = fmaxf (hi, range[2 * c + 1]);
+    lo = range[2 * c] < lo ? range[2 * c] : lo;
+    hi = range[2 * c + 1] > hi ? range[2 * c + 1] : hi;
   }
   rv_u8_params_of_range (lo, hi, &j.sx, &j.zx);
   if (!direct (cv))

@@ -38,13 +38,13 @@ void rv_quantize_u8 (const rv_s8_kernels *kn, const float *x, size_t n,
 void rv_s8_im2col (const uint8_t *x, int cin, int h, int w, int k, int stride,
     int zx, int ho, int wo, uint8_t *col);
 
-/* y = W x + bias for N columns (a 1x1 conv, or a k x k conv on im2col'ed
- * columns): x the K x N u8 activations (scale sx, zero point zx) packed by
- * kn->pack into rv_s8_panel_words (kn, K, N) words; y cout rows of N floats
- * at a stride of ys floats. */
+/* y = act (W x + bias) (+ res) for N columns (a 1x1 conv, or a k x k conv
+ * on im2col'ed columns): x the K x N u8 activations (scale sx, zero point
+ * zx) packed by kn->pack into rv_s8_panel_words (kn, K, N) words; y cout
+ * rows of N floats at a stride of ys floats, res (or NULL) likewise at rs. */
 size_t rv_s8_panel_words (const rv_s8_kernels *kn, int K, int N);
 void rv_s8_gemm (const rv_s8_kernels *kn, const rv_s8_weights *qw,
-    const float *bias, const uint32_t *panels, int N, float sx, int zx,
-    float *y, size_t ys);
+    const float *bias, rv_act act, const uint32_t *panels, int N, float sx,
+    int zx, float *y, size_t ys, const float *res, size_t rs);
 
 #endif

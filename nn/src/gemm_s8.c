@@ -8,64 +8,52 @@
  * weight row (s8) and adds the four products into the column's int32 lane.
  * vdot (acc += u8 quads b . s8 quads w) is inline asm: GCC 12 copies (512-bit)
  * or spills (256-bit) the accumulators of the dpbusd builtins on every step.
+ * A tile ends in the f32 epilogue of ops_simd.c's tiles (simd_act.h), so the
+ * outputs are written once, already activated.
  * tests/nn/test-gemm-s8 checks both against a double-precision reference. */
 #include "gemm_s8.h"
+#include "simd_act.h"
 
 #include <assert.h>
 #include <immintrin.h>
-#include <math.h>
 #include <stdbool.h>
 #include <string.h>
 
 #if defined(__AVX512VNNI__)
-#define VL 16
 #define MR 8
 #define NV 3
 typedef __m512i vi;
-#define vload(p) _mm512_loadu_si512 (p)
-#define vset1 _mm512_set1_epi32
+#define vloadi(p) _mm512_loadu_si512 (p)
+#define vset1i _mm512_set1_epi32
 #define vdot(acc, b, w) __asm__ ("vpdpbusd %2, %1, %0" : "+v" (acc) : "v" (b), "v" (w))
-#define vaffine(acc, corr, scale, bias) _mm512_fmadd_ps (_mm512_cvtepi32_ps ( \
-      _mm512_sub_epi32 (acc, _mm512_set1_epi32 (corr))), _mm512_set1_ps (scale), \
-      _mm512_set1_ps (bias))
-#define vstore_m(p, v, m) _mm512_mask_storeu_ps (p, (__mmask16) ((1u << (m)) - 1), v)
-typedef __m512 vf;
-#define vloadf _mm512_loadu_ps
-#define vsetf _mm512_set1_ps
-#define vminf _mm512_min_ps
-#define vmaxf _mm512_max_ps
-#define vmulf _mm512_mul_ps
-#define vadd _mm512_add_epi32
-#define vcvt _mm512_cvtps_epi32
+#define vsubi _mm512_sub_epi32
+#define vaddi _mm512_add_epi32
+#define vcvt_ps _mm512_cvtepi32_ps
+#define vcvt_epi32 _mm512_cvtps_epi32
 #define vreduce_min _mm512_reduce_min_ps
 #define vreduce_max _mm512_reduce_max_ps
-#define vstore_u8(p, v) _mm_storeu_si128 ((__m128i *) (p), _mm512_cvtepi32_epi8 (v))
+/* 16 int32 codes of 0 .. 255 as bytes */
+#define vbytes16(c) _mm512_cvtepi32_epi8 ((c)[0])
 #define KERNELS rv_s8_avx512vnni
 #define NAME "avx512-vnni"
 #elif defined(__AVXVNNI__)
-#define VL 8
 #define MR 6
 #define NV 2
 typedef __m256i vi;
-#define vload(p) _mm256_loadu_si256 ((const __m256i *) (p))
-#define vset1 _mm256_set1_epi32
+#define vloadi(p) _mm256_loadu_si256 ((const __m256i *) (p))
+#define vset1i _mm256_set1_epi32
 #define vdot(acc, b, w) __asm__ ("%{vex%} vpdpbusd %2, %1, %0" : "+x" (acc) : "x" (b), "x" (w))
-#define vaffine(acc, corr, scale, bias) _mm256_fmadd_ps (_mm256_cvtepi32_ps ( \
-      _mm256_sub_epi32 (acc, _mm256_set1_epi32 (corr))), _mm256_set1_ps (scale), \
-      _mm256_set1_ps (bias))
-#define vstore_m(p, v, m) _mm256_maskstore_ps (p, _mm256_cmpgt_epi32 ( \
-      _mm256_set1_epi32 (m), _mm256_setr_epi32 (0, 1, 2, 3, 4, 5, 6, 7)), v)
-typedef __m256 vf;
-#define vloadf _mm256_loadu_ps
-#define vsetf _mm256_set1_ps
-#define vminf _mm256_min_ps
-#define vmaxf _mm256_max_ps
-#define vmulf _mm256_mul_ps
-#define vadd _mm256_add_epi32
-#define vcvt _mm256_cvtps_epi32
-#define vstore_u8(p, v) _mm_storel_epi64 ((__m128i *) (p), _mm_packus_epi16 ( \
-      _mm_packus_epi32 (_mm256_castsi256_si128 (v), _mm256_extracti128_si256 (v, 1)), \
-      _mm_setzero_si128 ()))
+#define vsubi _mm256_sub_epi32
+#define vaddi _mm256_add_epi32
+#define vcvt_ps _mm256_cvtepi32_ps
+#define vcvt_epi32 _mm256_cvtps_epi32
+static inline __m128i
+vbytes16 (const __m256i c[2])
+{
+  return _mm_packus_epi16 (
+      _mm_packus_epi32 (_mm256_castsi256_si128 (c[0]), _mm256_extracti128_si256 (c[0], 1)),
+      _mm_packus_epi32 (_mm256_castsi256_si128 (c[1]), _mm256_extracti128_si256 (c[1], 1)));
+}
 static inline float
 vreduce_min (__m256 v)
 {
@@ -136,6 +124,35 @@ lanes_between (int lo, int hi)
       12, 13, 14, 15);
   return _mm_and_si128 (_mm_cmpgt_epi8 (lane, _mm_set1_epi8 ((char) (lo - 1))),
       _mm_cmpgt_epi8 (_mm_set1_epi8 ((char) hi), lane));
+}
+
+/* x * inv clamped to the integers [-zero, 255 - zero] (max, min return the
+ * bound for NaN: their second operand), converted in the default rounding
+ * mode (nearest even), plus zero: the u8 code */
+typedef struct {
+  vf inv, lo, hi;
+  vi zero;
+} u8_map;
+
+static inline u8_map
+u8_map_of (float inv, int zero)
+{
+  return (u8_map) { vset1 (inv), vset1 ((float) -zero),
+    vset1 ((float) (255 - zero)), vset1i (zero) };
+}
+
+/* The codes of the first m <= 16 floats of x, zeros after. */
+static inline __m128i
+codes16 (const float *x, int m, const u8_map *u)
+{
+  vi c[16 / VL];
+  for (int i = 0; i < 16 / VL; i++) {
+    const int left = m - i * VL;
+    vf v = left > 0 ? load_n (x + i * VL, left < VL ? left : VL) : vset1 (0.0f);
+    c[i] = vaddi (vcvt_epi32 (vmin (vmax (v * u->inv, u->lo), u->hi)), u->zero);
+  }
+  const __m128i b = vbytes16 (c);
+  return m < 16 ? _mm_and_si128 (b, lanes_between (0, m)) : b;
 }
 
 /* ceil (a / s) */
@@ -219,13 +236,13 @@ quad (const int8_t *a, int q)
   return v;
 }
 
-static void
-tile (const rv_s8_tile *t, int kq, const uint32_t *bp, int n)
+static inline __attribute__ ((always_inline)) void
+tile_as (const rv_s8_tile *t, int kq, const uint32_t *bp, int n, rv_act act)
 {
   vi acc[MR][NV];
   for (int r = 0; r < MR; r++)
     for (int j = 0; j < NV; j++)
-      acc[r][j] = vset1 (0);
+      acc[r][j] = vset1i (0);
   const int8_t *a0 = t->a[0], *a1 = t->a[1], *a2 = t->a[2], *a3 = t->a[3],
       *a4 = t->a[4], *a5 = t->a[5];
 #if MR == 8
@@ -234,10 +251,10 @@ tile (const rv_s8_tile *t, int kq, const uint32_t *bp, int n)
   for (int q = 0; q < kq; q++, bp += NR) {
     vi b[NV];
     for (int j = 0; j < NV; j++)
-      b[j] = vload (bp + j * VL);
+      b[j] = vloadi (bp + j * VL);
     /* rows spelled out, as in ops_simd.c: a loop over r leaves acc in memory */
 #define ROW(r) { \
-      vi w = vset1 (quad (a##r, q)); \
+      vi w = vset1i (quad (a##r, q)); \
       for (int j = 0; j < NV; j++) { \
         vi s = acc[r][j]; \
         vdot (s, b[j], w); \
@@ -250,76 +267,82 @@ tile (const rv_s8_tile *t, int kq, const uint32_t *bp, int n)
 #endif
 #undef ROW
   }
+  /* the f32 epilogue of ops_simd.c's tiles on the registers, a row at a
+   * time: the rows' chains are independent, so they overlap anyway */
   for (int r = 0; r < MR && t->c[r]; r++)
     for (int j = 0; j < NV && j * VL < n; j++) {
       int m = n - j * VL < VL ? n - j * VL : VL;
-      vstore_m (t->c[r] + j * VL,
-          vaffine (acc[r][j], t->corr[r], t->scale[r], t->bias[r]), m);
+      vf v = v_act (vfma (vcvt_ps (vsubi (acc[r][j], vset1i (t->corr[r]))),
+              vset1 (t->scale[r]), vset1 (t->bias[r])), act);
+      if (t->res[r])
+        v = v + load_n (t->res[r] + j * VL, m);
+      store_n (t->c[r] + j * VL, v, m);
     }
 }
 
+/* one tile per activation: the switch in v_act stays out of the epilogue */
+static void
+tile (const rv_s8_tile *t, int kq, const uint32_t *bp, int n)
+{
+  switch (t->act) {
+    case RV_ACT_NONE: tile_as (t, kq, bp, n, RV_ACT_NONE); break;
+    case RV_ACT_SILU: tile_as (t, kq, bp, n, RV_ACT_SILU); break;
+    case RV_ACT_GELU: tile_as (t, kq, bp, n, RV_ACT_GELU); break;
+    case RV_ACT_RELU: tile_as (t, kq, bp, n, RV_ACT_RELU); break;
+    case RV_ACT_SIGMOID: tile_as (t, kq, bp, n, RV_ACT_SIGMOID); break;
+  }
+}
+
+/* NaN are ignored: min and max return their second operand for them; the
+ * lanes past n load as 0, which the range holds anyway. */
 static void
 range (const float *x, size_t n, float *lo, float *hi)
 {
-  vf l = vsetf (0.0f), h = vsetf (0.0f);
-  size_t i = 0;
-  for (; i + VL <= n; i += VL) {
-    l = vminf (vloadf (x + i), l);
-    h = vmaxf (vloadf (x + i), h);
+  vf l = vset1 (0.0f), h = vset1 (0.0f);
+  for (size_t i = 0; i < n; i += VL) {
+    vf v = load_n (x + i, n - i < VL ? (int) (n - i) : VL);
+    l = vmin (v, l);
+    h = vmax (v, h);
   }
-  float a = vreduce_min (l), b = vreduce_max (h);
-  for (; i < n; i++) {
-    a = x[i] < a ? x[i] : a;
-    b = x[i] > b ? x[i] : b;
-  }
-  *lo = a;
-  *hi = b;
+  *lo = vreduce_min (l);
+  *hi = vreduce_max (h);
 }
 
-/* x * inv clamped to the integers [-zero, 255 - zero] (max, min return the
- * bound for NaN: their second operand), converted in the default rounding
- * mode (nearest even) */
 static void
 quantize (const float *x, size_t n, float inv, int zero, uint8_t *q)
 {
-  const vf s = vsetf (inv), a = vsetf ((float) -zero), b = vsetf ((float) (255 - zero));
-  const vi z = vset1 (zero);
-  size_t i = 0;
-  for (; i + VL <= n; i += VL)
-    vstore_u8 (q + i, vadd (vcvt (vminf (vmaxf (vmulf (vloadf (x + i), s), a), b)), z));
-  for (; i < n; i++) {
-    float v = x[i] * inv;
-    v = v > -zero ? v : -zero;
-    v = v < 255 - zero ? v : 255 - zero;
-    q[i] = (uint8_t) (lrintf (v) + zero);
+  const u8_map u = u8_map_of (inv, zero);
+  for (size_t i = 0; i < n; i += 16) {
+    const int m = n - i < 16 ? (int) (n - i) : 16;
+    __m128i c = codes16 (x + i, m, &u);
+    if (m == 16)
+      _mm_storeu_si128 ((__m128i *) (q + i), c);
+    else {
+      uint8_t part[16];
+      _mm_storeu_si128 ((__m128i *) part, c);
+      memcpy (q + i, part, (size_t) m);
+    }
   }
 }
 
-/* 16 columns of four rows at a time through quantize, into their quads;
- * along the rows, which are longer than a panel: the panels of a chunk
- * stay in cache, the float rows stream. */
+/* 16 columns of four rows at a time, quantized in registers into their
+ * quads; along the rows, which are longer than a panel: the panels of a
+ * chunk stay in cache, the float rows stream. */
 static void
 quantize_pack (const float *x, size_t xs, int K, int n0, int n, float inv,
     int zero, uint32_t *bp)
 {
   const int kq = (K + 3) / 4;
+  const u8_map u = u8_map_of (inv, zero);
   for (int q = 0; q < kq; q++)
     for (int p = 0; p < n; p += NR)
       for (int j = 0; j < NR; j += 16) {
         const int m = n - p - j < 16 ? n - p - j : 16;
-        uint8_t part[4][16];
         __m128i r[4];
-        for (int i = 0; i < 4; i++) {
-          const float *src = x + (size_t) (4 * q + i) * xs + n0 + p + j;
-          if (4 * q + i < K && m == 16)
-            quantize (src, 16, inv, zero, part[i]);
-          else {
-            memset (part[i], 0, 16);
-            if (4 * q + i < K && m > 0)
-              quantize (src, m, inv, zero, part[i]);
-          }
-          r[i] = _mm_loadu_si128 ((const __m128i *) part[i]);
-        }
+        for (int i = 0; i < 4; i++)
+          r[i] = 4 * q + i < K && m > 0
+              ? codes16 (x + (size_t) (4 * q + i) * xs + n0 + p + j, m, &u)
+              : _mm_setzero_si128 ();
         store_quads (r, bp + ((size_t) p * kq + q * NR) + j);
       }
 }

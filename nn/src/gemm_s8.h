@@ -2,7 +2,8 @@
  * weights with int32 accumulation (gemm_s8.c, one table per VNNI flavour).
  *
  * A tile computes, for up to mr output channels m and nr columns n,
- *   c[m][n] = scale[m] * (sum_k w[m][k] x[k][n] - corr[m]) + bias[m]
+ *   c[m][n] = act (scale[m] * (sum_k w[m][k] x[k][n] - corr[m]) + bias[m])
+ *       (+ res[m][n])
  * where x holds u8 activations with zero point zx (real = sx (x - zx)) and w
  * s8 weights (real = sw[m] w); the caller sets scale[m] = sx sw[m] and
  * corr[m] = zx sum_k w[m][k]. The int32 sums are exact while
@@ -11,6 +12,7 @@
 #define RV_GEMM_S8_H
 
 #include "isa.h"
+#include "model.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -23,8 +25,10 @@ typedef struct {
   const int8_t *a[RV_S8_MR_MAX];
   /* output rows at the tile's first column; NULL past the last channel */
   float *c[RV_S8_MR_MAX];
+  const float *res[RV_S8_MR_MAX];   /* residual rows likewise, or NULL */
   float scale[RV_S8_MR_MAX], bias[RV_S8_MR_MAX];
   int32_t corr[RV_S8_MR_MAX];
+  rv_act act;
 } rv_s8_tile;
 
 /* u8 activations, cin planes of h x w, as the input of a k x k conv

@@ -149,6 +149,8 @@ slice (rv_tensor t, int c0, int c)
 
 /* ---- layers ----------------------------------------------------------- */
 
+rv_s8_conv_hook rv_s8_conv_observer;
+
 /* cv as it runs at the graph's precision: a packed dense conv is a copy in
  * *tmp pointing at its block. */
 static const rv_conv *
@@ -181,9 +183,11 @@ conv (rv_graph *g, const rv_conv *cv, rv_tensor x, rv_tensor y,
   rv_tensor s = sf ? t_scratch (g, sf) : (rv_tensor) { 0 };
   g->macs += (double) cv->cout * (cv->cin / cv->groups) * cv->k * cv->k
       * y.h * y.w;
-  if (g->base && s8)
-    rv_s8_conv2d (g->s8, g->kn, cv, x, y, res, s.d, g->nt);
-  else if (g->base)
+  if (g->base && s8) {
+    rv_s8_conv2d (g->s8, cv, x, y, res, s.d, g->nt);
+    if (rv_s8_conv_observer)
+      rv_s8_conv_observer (g->s8, cv, x, y);
+  } else if (g->base)
     g->kn->conv2d (cv, x, y, res, s.d, g->nt);
   t_free (g, &s);
 }
@@ -292,7 +296,7 @@ psa_block (rv_graph *g, const rv_psa *a, rv_tensor x)
   rv_tensor scores = t_new (g, 1, n, n);
   g->macs += (double) x.c * 9 * n;      /* pe */
   if (g->base)
-    rv_attention (a, qkv, at, scores.d, g->nt);
+    rv_attention (g->kn, a, qkv, at, scores.d, g->nt);
   t_free (g, &scores);
   t_free (g, &qkv);
   rv_tensor x1 = t_new (g, x.c, x.h, x.w);
@@ -326,7 +330,7 @@ detect_level (rv_graph *g, const rv_detect_level *d, rv_tensor x, float stride,
     t = u;
   }
   if (g->base)
-    rv_dfl_decode (t, stride, g->output.d, g->anchors, a0, g->nt);
+    rv_dfl_decode (g->kn, t, stride, g->output.d, g->anchors, a0, g->nt);
   t_free (g, &t);
   t = x;
   for (int i = 0; i < 4; i++) {
@@ -385,7 +389,7 @@ forward (rv_graph *g)
   t_free (g, &x);
   for (int i = 0; i < 3; i++)
     if (g->base)
-      rv_maxpool5 (slice (cat, i * a, a), slice (cat, (i + 1) * a, a), g->nt);
+      g->kn->maxpool5 (slice (cat, i * a, a), slice (cat, (i + 1) * a, a), g->nt);
   rv_tensor sppf = conv_new (g, &m->sppf[1], cat);
   t_free (g, &cat);
 

@@ -272,29 +272,22 @@ ffn (const rv_conv *c0, const rv_conv *c1, rv_tensor x, rv_tensor y,
   conv_1x1 (c1, h, y, &x, nt);
 }
 
-/* The int8 convs' epilogue (their bias is added in the GEMM tile). */
-static void
-activate (float *y, int n, rv_act act, const float *res)
-{
-  epilogue (y, n, 0.0f, act, res);
-}
-
 size_t
 rv_bf16_weights_size (const rv_conv *cv)
 {
-  return (size_t) cv->cout * ((cv->cin * cv->k * cv->k + 1) & ~1);
+  return (size_t) cv->cout * 2 * rv_bf16_row_pairs (cv);
 }
 
 void
 rv_bf16_weights (const rv_conv *cv, uint16_t *dst)
 {
-  const int K = cv->cin * cv->k * cv->k, kp = (K + 1) & ~1;
-  for (int m = 0; m < cv->cout; m++, dst += kp) {
-    for (int k = 0; k < K; k++)
-      dst[k] = rv_bf16_round (cv->w[(size_t) m * K + k]);
-    if (kp > K)
-      dst[K] = 0;
-  }
+  const int kk = cv->k * cv->k;
+  for (int m = 0; m < cv->cout; m++)
+    for (int c = 0; c < cv->cin; c += 2)
+      for (int t = 0; t < kk; t++, dst += 2)
+        for (int i = 0; i < 2; i++)
+          dst[i] = c + i < cv->cin ? rv_bf16_round (cv->w[((size_t) m * cv->cin
+                      + c + i) * kk + t]) : 0;
 }
 
 bool
@@ -405,8 +398,8 @@ maxpool5_item (void *arg, int c, int slot)
   }
 }
 
-void
-rv_maxpool5 (rv_tensor x, rv_tensor y, int nt)
+static void
+maxpool5 (rv_tensor x, rv_tensor y, int nt)
 {
   channel_job j = { NULL, x, y, NULL };
   rv_pool_for (x.c, maxpool5_item, &j, nt);
@@ -437,6 +430,7 @@ rv_upsample2 (rv_tensor x, rv_tensor y, int nt)
 
 /* One head of the attention: q, k, v rows of n pixels (stride ld). */
 typedef struct {
+  const rv_kernels *kn;
   const float *q, *k, *v;
   int ld, n, kd, hd, ldy;
   float scale, *scores, *y;
@@ -461,6 +455,20 @@ attn_scores_item (void *arg, int item, int slot)
       j->scale, j->q, j->ld, j->k + n0, j->ld, 0.0f, j->scores + n0, j->n);
 }
 
+static void
+softmax_rows (float *rows, int n, int len, size_t ld)
+{
+  for (int i = 0; i < n; i++) {
+    float *row = rows + i * ld, m = -INFINITY, sum = 0;
+    for (int c = 0; c < len; c++)
+      m = row[c] > m ? row[c] : m;
+    for (int c = 0; c < len; c++)
+      sum += row[c] = fast_expf (row[c] - m);
+    for (int c = 0; c < len; c++)
+      row[c] /= sum;
+  }
+}
+
 /* Rows n0 .. n1 of the scores to A = softmax, then
  * y[:, n0:n1] += v A[n0:n1, :]^T (the rows need every column of the scores:
  * a second loop). */
@@ -472,23 +480,15 @@ attn_output_item (void *arg, int item, int slot)
   int n0, n1;
   (void) slot;
   attn_cols (j, item, &n0, &n1);
-  for (int i = n0; i < n1; i++) {
-    float *row = j->scores + (size_t) i * n, m = -INFINITY, sum = 0;
-    for (int c = 0; c < n; c++)
-      m = row[c] > m ? row[c] : m;
-    for (int c = 0; c < n; c++)
-      sum += row[c] = fast_expf (row[c] - m);
-    for (int c = 0; c < n; c++)
-      row[c] /= sum;
-  }
+  j->kn->softmax_rows (j->scores + (size_t) n0 * n, n1 - n0, n, (size_t) n);
   cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, j->hd, n1 - n0, n,
       1.0f, j->v, j->ld, j->scores + (size_t) n0 * n, n, 1.0f, j->y + n0,
       j->ldy);
 }
 
 void
-rv_attention (const rv_psa *p, rv_tensor qkv, rv_tensor y, float *scores,
-    int nt)
+rv_attention (const rv_kernels *kn, const rv_psa *p, rv_tensor qkv,
+    rv_tensor y, float *scores, int nt)
 {
   const int n = y.h * y.w, kd = p->key_dim, hd = p->head_dim;
   const int items = (n + ATTN_COLS - 1) / ATTN_COLS;
@@ -501,8 +501,8 @@ rv_attention (const rv_psa *p, rv_tensor qkv, rv_tensor y, float *scores,
     pe.cin = pe.cout = pe.groups = hd;
     pe.w += (size_t) h * hd * 9;
     pe.b += (size_t) h * hd;
-    conv_dw3x3 (&pe, vh, yh, NULL, nt);
-    attn_job j = { q, k, v, (int) qkv.cs, n, kd, hd, (int) y.cs,
+    kn->conv2d (&pe, vh, yh, NULL, NULL, nt);       /* depthwise: no scratch */
+    attn_job j = { kn, q, k, v, (int) qkv.cs, n, kd, hd, (int) y.cs,
       1.0f / sqrtf ((float) kd), scores, yh.d };
     rv_pool_for (items, attn_scores_item, &j, nt);
     rv_pool_for (items, attn_output_item, &j, nt);
@@ -510,16 +510,10 @@ rv_attention (const rv_psa *p, rv_tensor qkv, rv_tensor y, float *scores,
 }
 
 /* DFL box decode of one row of anchors. */
-typedef struct {
-  rv_tensor box;
-  float stride, *out;
-  int anchors, a0;
-} dfl_job;
-
 static void
-dfl_item (void *arg, int row, int slot)
+dfl_row (void *arg, int row, int slot)
 {
-  const dfl_job *j = arg;
+  const rv_dfl_job *j = arg;
   const rv_tensor box = j->box;
   const float stride = j->stride;
   (void) slot;
@@ -548,11 +542,11 @@ dfl_item (void *arg, int row, int slot)
 }
 
 void
-rv_dfl_decode (rv_tensor box, float stride, float *out, int anchors, int a0,
-    int nt)
+rv_dfl_decode (const rv_kernels *kn, rv_tensor box, float stride, float *out,
+    int anchors, int a0, int nt)
 {
-  dfl_job j = { box, stride, out, anchors, a0 };
-  rv_pool_for (box.h, dfl_item, &j, nt);
+  rv_dfl_job j = { box, stride, out, anchors, a0 };
+  rv_pool_for (box.h, kn->dfl_row, &j, nt);
 }
 
 /* ---- kernel table --------------------------------------------------------- */
@@ -560,7 +554,8 @@ rv_dfl_decode (rv_tensor box, float stride, float *out, int anchors, int a0,
 const rv_kernels rv_kernels_portable = {
   .name = "portable", .conv_scratch = conv_scratch, .conv2d = conv2d,
   .ffn_scratch = ffn_scratch, .ffn = ffn, .squeeze_excite = squeeze_excite,
-  .activate = activate,
+  .dfl_row = dfl_row, .softmax_rows = softmax_rows,
+  .maxpool5 = maxpool5,
 };
 
 static const rv_kernels *active;

@@ -23,6 +23,14 @@ typedef struct {
   size_t off, bytes;          /* arena allocation; bytes = 0 for a view */
 } rv_tensor;
 
+/* A DFL box decode of one level: box (64 x h x w logits) into rows 0..3 of
+ * out, (4 + nc) x anchors, columns a0 ... (cx, cy, w, h in input pixels). */
+typedef struct {
+  rv_tensor box;
+  float stride, *out;
+  int anchors, a0;
+} rv_dfl_job;
+
 typedef struct {
   const char *name;
   /* conv2d and ffn run convs packed in RV_FORMAT_BF16 (AVX512-BF16) */
@@ -40,8 +48,13 @@ typedef struct {
       float *scratch, int nt);
   /* Squeeze-excite in place; scratch holds c + r floats. */
   void (*squeeze_excite) (const rv_se *se, rv_tensor x, float *scratch, int nt);
-  /* y = act(y) (+ res) over n floats: the epilogue of the int8 convs. */
-  void (*activate) (float *y, int n, rv_act act, const float *res);
+  /* Row `item` of anchors of a DFL decode (arg: rv_dfl_job), a pool item. */
+  rv_pool_fn dfl_row;
+  /* Each of n rows of len floats (ld apart) to its softmax, in place; runs
+   * inside a pool item. */
+  void (*softmax_rows) (float *rows, int n, int len, size_t ld);
+  /* 5x5 max, stride 1, padding 2 (padding never wins); y must not alias x. */
+  void (*maxpool5) (rv_tensor x, rv_tensor y, int nt);
 } rv_kernels;
 
 extern const rv_kernels rv_kernels_portable;
@@ -55,15 +68,21 @@ const rv_kernels *rv_kernels_active (void);
 const rv_s8_kernels *rv_s8_kernels_active (void);
 
 /* int8 dense conv y = act(conv(x) + b) (+ res) on cv->packed->s8: x
- * quantized to u8 per tensor from its own range (conv_s8.h), GEMM in int32,
- * the f32 epilogue from kn->activate. Bytes of scratch it needs, and the
+ * quantized to u8 per tensor from its own range (conv_s8.h), GEMM in int32
+ * with the f32 epilogue in its tiles. Bytes of scratch it needs, and the
  * conv; every loop is shared out on the pool and the result does not depend
  * on nt. */
 size_t rv_s8_conv_scratch (const rv_s8_kernels *s8, const rv_conv *cv,
     int h_in, int w_in, int h_out, int w_out, int nt);
-void rv_s8_conv2d (const rv_s8_kernels *s8, const rv_kernels *kn,
-    const rv_conv *cv, rv_tensor x, rv_tensor y, const rv_tensor *res,
-    void *scratch, int nt);
+void rv_s8_conv2d (const rv_s8_kernels *s8, const rv_conv *cv, rv_tensor x,
+    rv_tensor y, const rv_tensor *res, void *scratch, int nt);
+/* Test hook, NULL unless a test driver linking this library sets it
+ * (tests/golden/int8-layers-driver.c): the forward pass calls it on its own
+ * thread after each int8 conv with the conv, its f32 input and its output
+ * (activation and residual applied). */
+typedef void (*rv_s8_conv_hook) (const rv_s8_kernels *s8, const rv_conv *cv,
+    rv_tensor x, rv_tensor y);
+extern rv_s8_conv_hook rv_s8_conv_observer;
 
 /* A dense conv's weights as its kernels read them. */
 typedef enum {
@@ -91,9 +110,15 @@ rv_conv_bf16 (const rv_conv *cv)
       ? cv->packed->bf16 : NULL;
 }
 
-/* The bf16 weights of a dense conv: cout rows of K = cin k k rounded to
- * nearest even, each padded to an even length so that the kernels read K
- * pairs; rv_bf16_weights_size elements. */
+/* The bf16 weights of a dense conv, rounded to nearest even: cout rows of
+ * rv_bf16_row_pairs pairs, the pair of channels (2 cp, 2 cp + 1) of each tap
+ * in the order (cp, ky, kx), a missing odd channel zero (the kernels read
+ * the input as pairs of channels); rv_bf16_weights_size elements. */
+static inline int
+rv_bf16_row_pairs (const rv_conv *cv)
+{
+  return (cv->cin + 1) / 2 * cv->k * cv->k;
+}
 size_t rv_bf16_weights_size (const rv_conv *cv);
 void rv_bf16_weights (const rv_conv *cv, uint16_t *dst);
 static inline uint16_t
@@ -115,17 +140,15 @@ void rv_se_run (const rv_se *se, rv_tensor x, float *scratch, int nt,
 /* The squeeze-excite gate: scratch[0 .. c) holds the channel means on entry,
  * sigmoid(fc2(relu(fc1(means)))) on return; scratch holds c + r floats. */
 void rv_se_gate (const rv_se *se, float *scratch);
-/* 5x5, stride 1, padding 2 (padding never wins). */
-void rv_maxpool5 (rv_tensor x, rv_tensor y, int nt);
 /* Nearest-neighbour x2. */
 void rv_upsample2 (rv_tensor x, rv_tensor y, int nt);
 /* PSA attention on the qkv conv output: y = v A^T + pe(v) with
- * A = softmax(q^T k * key_dim^-0.5); scores holds N x N floats. */
-void rv_attention (const rv_psa *p, rv_tensor qkv, rv_tensor y, float *scores,
-    int nt);
-/* DFL box decode of one level (64 x h x w logits) into rows 0..3 of out
- * (4 + nc) x anchors, columns a0 ... (cx, cy, w, h in input pixels). */
-void rv_dfl_decode (rv_tensor box, float stride, float *out, int anchors,
-    int a0, int nt);
+ * A = softmax(q^T k * key_dim^-0.5), pe and the softmax from kn; scores
+ * holds N x N floats. */
+void rv_attention (const rv_kernels *kn, const rv_psa *p, rv_tensor qkv,
+    rv_tensor y, float *scores, int nt);
+/* rv_dfl_job's decode, a row of anchors per kn->dfl_row item. */
+void rv_dfl_decode (const rv_kernels *kn, rv_tensor box, float stride,
+    float *out, int anchors, int a0, int nt);
 
 #endif

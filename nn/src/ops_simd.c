@@ -5,159 +5,47 @@
  * tests/nn/test-ops checks every table against double-precision references.
  *
  * Convolutions are GEMMs on register tiles of MR output channels x NR pixels:
- * the B panel (input pixels x NR, im2col'ed on the fly for k x k convs) is
- * packed into the scratch of the pool slot (pool.h) that runs the chunk, the
- * weights are read in place, and the bias, activation and residual are
- * applied to the tile in registers, so each output is written once. The residual FFN x + c1(act(c0(x))) runs both GEMMs
- * on one column chunk without writing the hidden activation out.
+ * the B panel (input channels x NR pixels of a 1x1 conv; k x k convs read
+ * their input from planes on a grid instead, see below) is packed into the
+ * scratch of the pool slot (pool.h) that runs the chunk, the weights are
+ * read in place, and the bias, activation and residual are applied to the
+ * tile in registers, so each output is written once. The residual FFN x +
+ * c1(act(c0(x))) runs both GEMMs on one column chunk without writing the
+ * hidden activation out.
  *
- * bf16 (convs packed in RV_FORMAT_BF16): the panels hold pairs of K rows interleaved, each
- * column's (x[2i], x[2i+1]) rounded to bf16 in one 32-bit word, so that
- * vdpbf16ps multiplies them by a broadcast weight pair and adds both
- * products into f32 accumulators; the epilogue is the f32 one. */
+ * bf16 (convs packed in RV_FORMAT_BF16): the panels and planes hold pairs of
+ * channels interleaved, each pixel's (x[2i], x[2i+1]) rounded to bf16 in one
+ * 32-bit word, so that vdpbf16ps multiplies them by a broadcast weight pair
+ * and adds both products into f32 accumulators; the epilogue is the f32 one. */
 #include "ops.h"
+#include "simd_act.h"
 
 #include <assert.h>
 #include <immintrin.h>
+#include <math.h>
 #include <string.h>
 
 #if defined(__AVX512F__)
-#define VL 16
 #define MR 8
 #define NV 3
-typedef __m512 vf;
-#define vload _mm512_loadu_ps
-#define vstore _mm512_storeu_ps
-#define vset1 _mm512_set1_ps
-#define vmax _mm512_max_ps
-#define vmin _mm512_min_ps
-#define vfma _mm512_fmadd_ps
-#define vfnma _mm512_fnmadd_ps
-#define vrcp _mm512_rcp14_ps
-#define vround(x) _mm512_roundscale_ps (x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
-/* p 2^n for an integral n in the normal range, in one instruction */
-#define vscale2(p, n) _mm512_scalef_ps (p, n)
-/* the first m lanes of p, zeros after; the rest of p is not touched */
-#define vload_m(p, m) _mm512_maskz_loadu_ps ((__mmask16) ((1u << (m)) - 1), p)
-#define vstore_m(p, v, m) _mm512_mask_storeu_ps (p, (__mmask16) ((1u << (m)) - 1), v)
 /* the even lanes of a then b: p[0], p[2], ... p[2 VL - 2] from two loads */
 #define veven(a, b) _mm512_permutex2var_ps (a, _mm512_setr_epi32 (0, 2, 4, 6, 8, \
       10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30), b)
+/* lanes l .. VL - 1 of v moved down to 0 .. VL - 1 - l (the rest undefined) */
+#define vdown(v, l) _mm512_permutexvar_ps (_mm512_add_epi32 (_mm512_setr_epi32 ( \
+      0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32 (l)), v)
 #else
-#define VL 8
 #define MR 6
 #define NV 2
-typedef __m256 vf;
-#define vload _mm256_loadu_ps
-#define vstore _mm256_storeu_ps
-#define vset1 _mm256_set1_ps
-#define vmax _mm256_max_ps
-#define vmin _mm256_min_ps
-#define vfma _mm256_fmadd_ps
-#define vfnma _mm256_fnmadd_ps
-#define vrcp _mm256_rcp_ps
-#define vround(x) _mm256_round_ps (x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
-#define vscale2(p, n) ((p) * _mm256_castsi256_ps (_mm256_slli_epi32 ( \
-      _mm256_add_epi32 (_mm256_cvtps_epi32 (n), _mm256_set1_epi32 (127)), 23)))
-static inline __m256i
-lanes (int m)
-{
-  return _mm256_cmpgt_epi32 (_mm256_set1_epi32 (m), _mm256_setr_epi32 (0, 1, 2, 3, 4, 5, 6, 7));
-}
-#define vload_m(p, m) _mm256_maskload_ps (p, lanes (m))
-#define vstore_m(p, v, m) _mm256_maskstore_ps (p, lanes (m), v)
 #define veven(a, b) _mm256_castpd_ps (_mm256_permute4x64_pd (_mm256_castps_pd ( \
       _mm256_shuffle_ps (a, b, _MM_SHUFFLE (2, 0, 2, 0))), _MM_SHUFFLE (3, 1, 2, 0)))
+#define vdown(v, l) _mm256_permutevar8x32_ps (v, _mm256_add_epi32 ( \
+      _mm256_setr_epi32 (0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32 (l)))
 #endif
 #define NR (NV * VL)
 #define K_BLOCK 128                /* products summed apart, then added */
 #define CHUNK_BYTES (256 << 10)   /* packed B per thread: about a quarter of L2 */
-#define PREFETCH_CHANNELS 2       /* im2col: prefetch this many channels ahead */
-
-/* ---- activations -------------------------------------------------------- */
-
-/* exp (Cephes expf): 2^n e^r, |r| <= ln2 / 2; a few ulp. */
-static inline vf
-v_exp (vf x)
-{
-  x = vmin (vmax (x, vset1 (-87.3f)), vset1 (88.3f));
-  vf n = vround (x * vset1 (1.44269504088896341f));
-  vf r = vfma (n, vset1 (-0.693359375f), x);
-  r = vfma (n, vset1 (2.12194440e-4f), r);
-  vf p = vset1 (1.9875691500e-4f);
-  p = vfma (p, r, vset1 (1.3981999507e-3f));
-  p = vfma (p, r, vset1 (8.3334519073e-3f));
-  p = vfma (p, r, vset1 (4.1665795894e-2f));
-  p = vfma (p, r, vset1 (1.6666665459e-1f));
-  p = vfma (p, r, vset1 (5.0000001201e-1f));
-  p = vfma (p, r * r, r + vset1 (1.0f));
-  return vscale2 (p, n);
-}
-
-/* a / b from the approximate reciprocal (14 or 12 bits) and a Newton step:
- * within a few ulp, at a fraction of a divide's cost (the activations are a
- * large part of a tile with a short K). */
-static inline vf
-v_div (vf a, vf b)
-{
-  vf r = vrcp (b);
-  r = vfma (vfnma (b, r, vset1 (1.0f)), r, r);
-  return a * r;
-}
-
-/* erf as a rational function on [-4, 4] (Eigen's float erf), +-1 beyond. */
-static inline vf
-v_erf (vf x)
-{
-  x = vmin (vmax (x, vset1 (-4.0f)), vset1 (4.0f));
-  vf x2 = x * x;
-  vf p = vset1 (-2.72614225801306e-10f);
-  p = vfma (p, x2, vset1 (2.77068142495902e-08f));
-  p = vfma (p, x2, vset1 (-2.10102402082508e-06f));
-  p = vfma (p, x2, vset1 (-5.69250639462346e-05f));
-  p = vfma (p, x2, vset1 (-7.34990630326855e-04f));
-  p = vfma (p, x2, vset1 (-2.95459980854025e-03f));
-  p = vfma (p, x2, vset1 (-1.60960333262415e-02f));
-  vf q = vset1 (-1.45660718464996e-05f);
-  q = vfma (q, x2, vset1 (-2.13374055278905e-04f));
-  q = vfma (q, x2, vset1 (-1.68282697438203e-03f));
-  q = vfma (q, x2, vset1 (-7.37332916720468e-03f));
-  q = vfma (q, x2, vset1 (-1.42647390514189e-02f));
-  return v_div (x * p, q);
-}
-
-static inline vf
-v_act (vf v, rv_act act)
-{
-  switch (act) {
-    case RV_ACT_NONE:
-      return v;
-    case RV_ACT_RELU:
-      return vmax (v, vset1 (0.0f));
-    case RV_ACT_SILU:
-      return v_div (v, vset1 (1.0f) + v_exp (-v));
-    case RV_ACT_GELU:
-      return vset1 (0.5f) * v * (vset1 (1.0f) + v_erf (v * vset1 (0.70710678118654752f)));
-    case RV_ACT_SIGMOID:
-      return v_div (vset1 (1.0f), vset1 (1.0f) + v_exp (-v));
-  }
-  return v;
-}
-
-static inline void
-store_n (float *p, vf v, int n)
-{
-  if (n == VL)
-    vstore (p, v);
-  else
-    vstore_m (p, v, n);
-}
-
-static inline vf
-load_n (const float *p, int n)
-{
-  return n == VL ? vload (p) : vload_m (p, n);
-}
+#define GRID_BAND_BYTES (1 << 20) /* input planes per thread: about L2 */
 
 /* ---- GEMM tile ---------------------------------------------------------- */
 
@@ -197,12 +85,13 @@ tile_store (const rv_tile *t, vf sum[MR][NV], rv_act act, int n)
     }
 }
 
-/* c = act(a . bp + bias) (+ res) for n <= NR columns of the packed panel bp
- * (K x NR). */
-static void
-tile (const rv_tile *t, int K, const float *bp, rv_act act, int n)
+/* acc = a . B + bias of a tile, B row k at b + off[k] (a conv's input grid)
+ * or, with off NULL, at b + k NR (a packed panel). */
+static inline __attribute__ ((always_inline)) void
+tile_sums (const rv_tile *t, int K, const float *b, const int *off,
+    vf acc[MR][NV])
 {
-  vf acc[MR][NV], sum[MR][NV];
+  vf sum[MR][NV];
   const float *a0 = t->a[0], *a1 = t->a[1], *a2 = t->a[2], *a3 = t->a[3],
       *a4 = t->a[4], *a5 = t->a[5];
 #if MR == 8
@@ -216,11 +105,12 @@ tile (const rv_tile *t, int K, const float *bp, rv_act act, int n)
     for (int r = 0; r < MR; r++)
       for (int j = 0; j < NV; j++)
         acc[r][j] = vset1 (k0 ? 0.0f : t->bias[r]);
-    for (int k = k0; k < k1; k++, bp += NR) {
-      vf b[NV];
+    for (int k = k0; k < k1; k++) {
+      const float *bk = off ? b + off[k] : b + (size_t) k * NR;
+      vf bv[NV];
       for (int j = 0; j < NV; j++)
-        b[j] = vload (bp + j * VL);
-#define ROW(r) for (int j = 0; j < NV; j++) acc[r][j] = vfma (vset1 (a##r[k]), b[j], acc[r][j]);
+        bv[j] = vload (bk + j * VL);
+#define ROW(r) for (int j = 0; j < NV; j++) acc[r][j] = vfma (vset1 (a##r[k]), bv[j], acc[r][j]);
       ROW (0) ROW (1) ROW (2) ROW (3) ROW (4) ROW (5)
 #if MR == 8
       ROW (6) ROW (7)
@@ -235,8 +125,81 @@ tile (const rv_tile *t, int K, const float *bp, rv_act act, int n)
       memcpy (sum, acc, sizeof sum);
   }
   if (K > K_BLOCK)
-    memcpy (acc, sum, sizeof acc);
+    memcpy (acc, sum, sizeof sum);
+}
+
+/* c = act(a . bp + bias) (+ res) for n <= NR columns of the packed panel bp
+ * (K x NR). */
+static void
+tile (const rv_tile *t, int K, const float *bp, rv_act act, int n)
+{
+  vf acc[MR][NV];
+  tile_sums (t, K, bp, NULL, acc);
   tile_store (t, acc, act, n);
+}
+
+/* The output pixels among NR pixels of a conv's input grid (below): seg[j]
+ * holds the n[j] runs of vector j, lanes [l, l + len) of the vector being
+ * output pixels o .. o + len - 1. */
+typedef struct {
+  int l, len, o;
+} grid_run;
+
+typedef struct {
+  int n[NV];
+  grid_run seg[NV][VL];
+} grid_runs;
+
+/* The outputs of grid pixels q0 .. q0 + w - 1 on a grid wg wide whose first
+ * wo columns are outputs. */
+static void
+runs_of_grid (int wg, int wo, int q0, int w, grid_runs *gr)
+{
+  int oy = q0 / wg, ox = q0 % wg;
+  memset (gr->n, 0, sizeof gr->n);
+  for (int l = 0; l < w;) {
+    if (ox >= wo) {             /* past the output row: the next row */
+      l += wg - ox;
+      ox = 0, oy++;
+      continue;
+    }
+    int j = l / VL, len = VL - l % VL;
+    if (len > wo - ox)
+      len = wo - ox;
+    if (len > w - l)
+      len = w - l;
+    gr->seg[j][gr->n[j]++] = (grid_run) { l % VL, len, oy * wo + ox };
+    l += len, ox += len;
+  }
+}
+
+/* The epilogue of a tile whose columns are grid pixels: act(sum) (+ res)
+ * stored by the runs gr to the output rows c. */
+static inline __attribute__ ((always_inline)) void
+tile_store_runs (const rv_tile *t, vf acc[MR][NV], rv_act act,
+    const grid_runs *gr)
+{
+  tile_act (acc, act);
+  for (int r = 0; r < MR && t->c[r]; r++)
+    for (int j = 0; j < NV; j++)
+      for (int i = 0; i < gr->n[j]; i++) {
+        const grid_run *g = &gr->seg[j][i];
+        vf v = g->l ? vdown (acc[r][j], g->l) : acc[r][j];
+        if (t->res[r])
+          v = v + load_n (t->res[r] + g->o, g->len);
+        store_n (t->c[r] + g->o, v, g->len);
+      }
+}
+
+/* tile () on a conv's input grid: B row k of the panel at b + off[k].
+ * Not inlined, so that off is known not NULL in the K loop. */
+static __attribute__ ((noinline, nonnull)) void
+tile_grid (const rv_tile *t, int K, const float *b, const int *off, rv_act act,
+    const grid_runs *gr)
+{
+  vf acc[MR][NV];
+  tile_sums (t, K, b, off, acc);
+  tile_store_runs (t, acc, act, gr);
 }
 
 #if HAVE_BF16
@@ -266,23 +229,23 @@ tile_store_pairs (const rv_tile *t, vf sum[MR][NV], rv_act act)
     }
 }
 
-/* tile () in bf16: a rows of kp weight pairs, bp kp x NR column pairs; into
- * pairs of the next GEMM's panel when pairs_out. f32 accumulation from the
- * bias on: K_BLOCK sums would not show beside the bf16 rounding. */
-static void
-tile_bf16 (const rv_tile *t, int kp, const uint32_t *bp, rv_act act, int n,
-    int pairs_out)
+/* tile_sums () in bf16: a rows of kp weight pairs, B row of pairs k at b +
+ * off[k] or, with off NULL, b + k NR. f32 accumulation from the bias on:
+ * K_BLOCK sums would not show beside the bf16 rounding. */
+static inline __attribute__ ((always_inline)) void
+tile_sums_bf16 (const rv_tile *t, int kp, const uint32_t *bp, const int *off,
+    vf sum[MR][NV])
 {
-  vf sum[MR][NV];
   for (int r = 0; r < MR; r++)
     for (int j = 0; j < NV; j++)
       sum[r][j] = vset1 (t->bias[r]);
   const uint32_t *a0 = t->a[0], *a1 = t->a[1], *a2 = t->a[2], *a3 = t->a[3],
       *a4 = t->a[4], *a5 = t->a[5], *a6 = t->a[6], *a7 = t->a[7];
-  for (int k = 0; k < kp; k++, bp += NR) {
+  for (int k = 0; k < kp; k++) {
+    const uint32_t *bk = off ? bp + off[k] : bp + (size_t) k * NR;
     __m512bh b[NV];
     for (int j = 0; j < NV; j++)
-      b[j] = (__m512bh) _mm512_loadu_si512 (bp + j * VL);
+      b[j] = (__m512bh) _mm512_loadu_si512 (bk + j * VL);
 #define ROW(r) { \
       __m512bh w = (__m512bh) _mm512_set1_epi32 ((int) a##r[k]); \
       for (int j = 0; j < NV; j++) \
@@ -291,12 +254,72 @@ tile_bf16 (const rv_tile *t, int kp, const uint32_t *bp, rv_act act, int n,
     ROW (0) ROW (1) ROW (2) ROW (3) ROW (4) ROW (5) ROW (6) ROW (7)
 #undef ROW
   }
+}
+
+/* tile () in bf16: bp kp x NR column pairs; into pairs of the next GEMM's
+ * panel when pairs_out. */
+static void
+tile_bf16 (const rv_tile *t, int kp, const uint32_t *bp, rv_act act, int n,
+    int pairs_out)
+{
+  vf sum[MR][NV];
+  tile_sums_bf16 (t, kp, bp, NULL, sum);
   if (pairs_out)
     tile_store_pairs (t, sum, act);
   else
     tile_store (t, sum, act, n);
 }
+
+/* tile_grid () in bf16: the pairs of B row k at b + off[k]. */
+static __attribute__ ((noinline, nonnull)) void
+tile_grid_bf16 (const rv_tile *t, int kp, const uint32_t *b, const int *off,
+    rv_act act, const grid_runs *gr)
+{
+  vf sum[MR][NV];
+  tile_sums_bf16 (t, kp, b, off, sum);
+  tile_store_runs (t, sum, act, gr);
+}
 #endif
+
+/* The weight rows and biases of output channels mb .. mb + MR - 1 of cv, the
+ * last of [m0, m1) repeated past m1. */
+static void
+tile_weights (const rv_conv *cv, int K, int mb, int m1, rv_tile *t)
+{
+  const uint16_t *w16 = rv_conv_bf16 (cv);
+  for (int r = 0; r < MR; r++) {
+    int m = mb + r < m1 ? mb + r : m1 - 1;
+    t->a[r] = w16 ? (const void *) (w16 + (size_t) m * 2 * rv_bf16_row_pairs (cv))
+        : cv->w + (size_t) m * K;
+    t->bias[r] = cv->b[m];
+  }
+}
+
+/* One tile of gemm_chunk: channels mb .. mb + MR - 1 (< m1), panel p. */
+static void
+gemm_tile (const rv_conv *cv, int K, const void *bp, int mb, int m1, int p,
+    int n, float *y, size_t ys, int n0, const rv_tensor *res, int pack_out)
+{
+  const uint16_t *w16 = rv_conv_bf16 (cv);
+  rv_tile t;
+  tile_weights (cv, K, mb, m1, &t);
+  for (int r = 0; r < MR; r++) {
+    int m = mb + r, row = w16 ? m / 2 : m;
+    t.c[r] = m >= m1 ? NULL : pack_out ? y + (size_t) p * ys + (size_t) row * NR
+        : y + (size_t) m * ys + n0 + p;
+    t.res[r] = m < m1 && res ? res->d + (size_t) m * res->cs + n0 + p : NULL;
+  }
+  int w = n - p < NR ? n - p : NR;
+#if HAVE_BF16
+  if (w16) {
+    const int kp = (K + 1) & ~1;   /* bf16 row length */
+    tile_bf16 (&t, kp / 2, (const uint32_t *) bp + (size_t) p * kp / 2,
+        cv->act, w, pack_out);
+    return;
+  }
+#endif
+  tile (&t, K, (const float *) bp + (size_t) p * K, cv->act, w);
+}
 
 /* Runs the tiles of output channels [m0, m1) against a chunk of packed panels
  * covering columns [n0, n0 + n) of an output whose rows are at y (stride ys,
@@ -306,34 +329,9 @@ static void
 gemm_chunk (const rv_conv *cv, int K, const void *bp, int m0, int m1, int n,
     float *y, size_t ys, int n0, const rv_tensor *res, int pack_out)
 {
-  const int kp = (K + 1) & ~1;       /* bf16 row length */
-  const uint16_t *w16 = rv_conv_bf16 (cv);
-  for (int mb = m0; mb < m1; mb += MR) {
-    rv_tile t;
-    for (int r = 0; r < MR; r++) {
-      int m = mb + r < m1 ? mb + r : m1 - 1;
-      t.a[r] = w16 ? (const void *) (w16 + (size_t) m * kp)
-          : cv->w + (size_t) m * K;
-      t.bias[r] = cv->b[m];
-    }
-    for (int p = 0; p < n; p += NR) {
-      for (int r = 0; r < MR; r++) {
-        int m = mb + r, row = w16 ? m / 2 : m;
-        t.c[r] = m >= m1 ? NULL : pack_out ? y + (size_t) p * ys + (size_t) row * NR
-            : y + (size_t) m * ys + n0 + p;
-        t.res[r] = m < m1 && res ? res->d + (size_t) m * res->cs + n0 + p : NULL;
-      }
-      int w = n - p < NR ? n - p : NR;
-#if HAVE_BF16
-      if (w16) {
-        tile_bf16 (&t, kp / 2, (const uint32_t *) bp + (size_t) p * kp / 2,
-            cv->act, w, pack_out);
-        continue;
-      }
-#endif
-      tile (&t, K, (const float *) bp + (size_t) p * K, cv->act, w);
-    }
-  }
+  for (int mb = m0; mb < m1; mb += MR)
+    for (int p = 0; p < n; p += NR)
+      gemm_tile (cv, K, bp, mb, m1, p, n, y, ys, n0, res, pack_out);
 }
 
 /* ---- packing ------------------------------------------------------------ */
@@ -360,31 +358,6 @@ pack_rows (const float *x, size_t xs, int K, int n0, int n, float *bp)
   }
 }
 
-/* The output pixels of a panel as runs along output rows: pixels j .. j +
- * len - 1 of the panel are (oy, ox .. ox + len - 1). Computed once per panel,
- * not per im2col row. */
-typedef struct {
-  int j, len, oy, ox;
-} pixel_run;
-
-typedef struct {
-  int n;
-  pixel_run run[NR];
-} panel_runs;
-
-/* The w <= NR output pixels from q0 on, of an output wo wide. */
-static void
-runs_of_panel (int wo, int q0, int w, panel_runs *pr)
-{
-  pr->n = 0;
-  for (int j = 0; j < w;) {
-    int q = q0 + j, oy = q / wo, ox = q % wo;
-    int len = wo - ox < w - j ? wo - ox : w - j;
-    pr->run[pr->n++] = (pixel_run) { j, len, oy, ox };
-    j += len;
-  }
-}
-
 /* dst[i] = src[s i] for i < n, n <= NR, by vectors with masked ends; s is
  * 1 or 2 (the strides of the spec's convs). */
 static inline void
@@ -404,42 +377,7 @@ copy_strided (float *dst, const float *src, int s, int n)
   }
 }
 
-/* The im2col row of input channel ci and tap (ky, kx) for the output pixels
- * in pr, zeros past them (NR floats). No divisions: this runs K times a
- * panel, and the stride is 1 or 2. */
-static void
-im2col_row (const rv_conv *cv, rv_tensor x, const panel_runs *pr, int ci,
-    int ky, int kx, float *dst)
-{
-  const int s = cv->stride, sh = s - 1, pad = cv->k / 2;
-  const float *src = x.d + ci * x.cs;
-  assert (s == 1 || s == 2);
-  for (int j = 0; j < NV; j++)
-    vstore (dst + j * VL, vset1 (0.0f));
-  for (int i = 0; i < pr->n; i++) {
-    const int iy = pr->run[i].oy * s - pad + ky;
-    if (iy < 0 || iy >= x.h)
-      continue;
-    /* ix = ix0 + t s is inside the row for t in [lo, hi) */
-    const int ix0 = pr->run[i].ox * s - pad + kx;
-    int lo = ix0 < 0 ? (s - 1 - ix0) >> sh : 0;
-    int hi = (x.w - ix0 + s - 1) >> sh;
-    if (hi > pr->run[i].len)
-      hi = pr->run[i].len;
-    if (hi <= lo)
-      continue;
-    const float *from = src + (size_t) iy * x.w + ix0 + lo * s;
-    copy_strided (dst + pr->run[i].j + lo, from, s, hi - lo);
-    /* the rows of a channel a few rows of K ahead: large inputs come from
-     * L3 or memory, and the hardware prefetchers do not follow k x cin rows */
-    if (kx == 0 && ci + PREFETCH_CHANNELS < x.c)
-      for (int f = 0; f < (hi - lo) * s; f += 64 / (int) sizeof (float))
-        _mm_prefetch ((const char *) (from + PREFETCH_CHANNELS * x.cs + f),
-            _MM_HINT_T0);
-  }
-}
-
-/* The next im2col row after (ci, ky, kx). */
+/* The next tap after (ci, ky, kx), in the order of the weights. */
 static inline void
 next_tap (int k, int *ci, int *ky, int *kx)
 {
@@ -447,21 +385,6 @@ next_tap (int k, int *ci, int *ky, int *kx)
     *kx = 0;
     if (++*ky == k)
       *ky = 0, ++*ci;
-  }
-}
-
-/* im2col of output pixels [n0, n0 + n) of a k x k conv into panels. */
-static void
-pack_im2col (const rv_conv *cv, rv_tensor x, int wo, int n0, int n, float *bp)
-{
-  const int K = cv->cin * cv->k * cv->k;
-  for (int p = 0; p < n; p += NR, bp += (size_t) K * NR) {
-    panel_runs pr;
-    runs_of_panel (wo, n0 + p, n - p < NR ? n - p : NR, &pr);
-    for (int r = 0, ci = 0, ky = 0, kx = 0; r < K; r++) {
-      im2col_row (cv, x, &pr, ci, ky, kx, bp + (size_t) r * NR);
-      next_tap (cv->k, &ci, &ky, &kx);
-    }
   }
 }
 
@@ -480,32 +403,6 @@ pack_pairs (const float *src, size_t ss, int K, int w, uint32_t *dst)
     }
 }
 
-/* bf16 panels of output pixels [n0, n0 + n): straight from the rows of x
- * (direct: 1x1, stride 1), else im2col'ed two rows at a time. */
-static void
-pack_bf16 (const rv_conv *cv, rv_tensor x, int wo, int n0, int n,
-    uint32_t *bp, int direct)
-{
-  const int K = cv->cin * cv->k * cv->k;
-  for (int p = 0; p < n; p += NR, bp += (size_t) (K + 1) / 2 * NR) {
-    int w = n - p < NR ? n - p : NR;
-    if (direct) {
-      pack_pairs (x.d + n0 + p, x.cs, K, w, bp);
-      continue;
-    }
-    panel_runs pr;
-    runs_of_panel (wo, n0 + p, w, &pr);
-    for (int r = 0, ci = 0, ky = 0, kx = 0; r < K; r += 2) {
-      float rows[2 * NR];
-      im2col_row (cv, x, &pr, ci, ky, kx, rows);
-      next_tap (cv->k, &ci, &ky, &kx);
-      if (r + 1 < K)
-        im2col_row (cv, x, &pr, ci, ky, kx, rows + NR);
-      next_tap (cv->k, &ci, &ky, &kx);
-      pack_pairs (rows, NR, K - r < 2 ? 1 : 2, NR, bp + (size_t) r / 2 * NR);
-    }
-  }
-}
 #endif
 
 /* ---- work split --------------------------------------------------------- */
@@ -539,22 +436,40 @@ conv_scratch_per_thread (const rv_conv *cv, int h_out, int w_out, int nt)
   return (size_t) kw * chunk_cols (kw, h_out * w_out, nt);
 }
 
-/* The packed panels of output pixels [n0, n0 + n) of a dense conv with output
- * width wo: f32 or bf16, straight from the rows of x (1x1, stride 1) or
- * im2col'ed. */
+/* The packed panels of pixels [n0, n0 + n) of x, the input of a 1x1 conv
+ * with stride 1: f32 rows or bf16 pairs of rows. */
 static void
-pack_panels (const rv_conv *cv, rv_tensor x, int wo, int n0, int n, float *bp)
+pack_panels (const rv_conv *cv, rv_tensor x, int n0, int n, float *bp)
 {
-  const int direct = cv->k == 1 && cv->stride == 1;
 #if HAVE_BF16
-  if (rv_conv_bf16 (cv))
-    pack_bf16 (cv, x, wo, n0, n, (uint32_t *) bp, direct);
-  else
+  if (rv_conv_bf16 (cv)) {
+    for (int p = 0; p < n; p += NR, bp += (size_t) (cv->cin + 1) / 2 * NR)
+      pack_pairs (x.d + n0 + p, x.cs, cv->cin, n - p < NR ? n - p : NR,
+          (uint32_t *) bp);
+    return;
+  }
 #endif
-  if (direct)
-    pack_rows (x.d, x.cs, cv->cin, n0, n, bp);
-  else
-    pack_im2col (cv, x, wo, n0, n, bp);
+  pack_rows (x.d, x.cs, cv->cin, n0, n, bp);
+}
+
+/* With too few chunks to go round, the output channels are parted as well
+ * (each part packs the same input): the number of parts. */
+static int
+channel_parts (const rv_conv *cv, int chunks, int nt)
+{
+  return nt > 1 && chunks < 2 * nt && cv->cout >= 4 * MR
+      ? (2 * nt + chunks - 1) / chunks : 1;
+}
+
+/* The channels [*m0, *m1) of part `part` of `parts`, in multiples of MR;
+ * false when that part is empty. */
+static bool
+part_channels (const rv_conv *cv, int part, int parts, int *m0, int *m1)
+{
+  const int mp = ((cv->cout + parts - 1) / parts + MR - 1) / MR * MR;
+  *m0 = part * mp;
+  *m1 = *m0 + mp < cv->cout ? *m0 + mp : cv->cout;
+  return *m0 < *m1;
 }
 
 /* A dense conv (1x1 or k x k) as chunked GEMM: one item per chunk of nc
@@ -574,31 +489,213 @@ conv_gemm_item (void *arg, int item, int slot)
   const gemm_job *j = arg;
   const int n0 = item / j->parts * j->nc;
   const int n = j->N - n0 < j->nc ? j->N - n0 : j->nc;
-  /* part p of the channels, in multiples of MR */
-  const int mp = ((j->cv->cout + j->parts - 1) / j->parts + MR - 1) / MR * MR;
-  const int m0 = item % j->parts * mp;
-  const int m1 = m0 + mp < j->cv->cout ? m0 + mp : j->cv->cout;
-  if (m0 >= m1)
+  int m0, m1;
+  if (!part_channels (j->cv, item % j->parts, j->parts, &m0, &m1))
     return;
   float *bp = j->scratch + j->per * slot;
-  pack_panels (j->cv, j->x, j->y.w, n0, n, bp);
+  pack_panels (j->cv, j->x, n0, n, bp);
   gemm_chunk (j->cv, j->K, bp, m0, m1, n, j->y.d, j->y.cs, n0, j->res, 0);
 }
 
-/* With too few chunks to go round, the channels are parted as well (each
- * part packs the same panels). */
 static void
 conv_gemm (const rv_conv *cv, rv_tensor x, rv_tensor y, const rv_tensor *res,
     float *scratch, int nt)
 {
   const int K = cv->cin * cv->k * cv->k, kw = panel_words (cv), N = y.h * y.w;
   const int nc = chunk_cols (kw, N, nt), chunks = (N + nc - 1) / nc;
-  const int parts = nt > 1 && chunks < 2 * nt && cv->cout >= 4 * MR
-      ? (2 * nt + chunks - 1) / chunks : 1;
+  const int parts = channel_parts (cv, chunks, nt);
   gemm_job j = { cv, x, y, res, scratch,
     (conv_scratch_per_thread (cv, y.h, y.w, nt) + 15) & ~(size_t) 15, K, N, nc,
     parts };
   rv_pool_for (chunks * parts, conv_gemm_item, &j, nt);
+}
+
+/* ---- k x k convs on an input grid --------------------------------------- */
+
+/* A conv other than 1x1 stride 1 reads its input without im2col: a band of
+ * output rows copies the input rows it needs, zero-padded, into planes laid
+ * out on a grid wg = wo + (k - 1) / s columns wide (s x s phases of each
+ * channel when strided: plane (ci, a, b) holds x[ci][s i + a - pad][s j + b
+ * - pad] at i wg + j), so that the tap (ci, ky, kx) of grid pixel q = oy wg
+ * + ox is at q plus an offset of the tap alone. The tile reads its K rows at
+ * the taps' offsets; the grid columns ox >= wo are computed and dropped. A
+ * band's planes fill about GRID_BAND_BYTES: they stay in L2 while the tiles
+ * read them, and the input is read once from memory. In bf16 a plane holds
+ * the pairs of channels (2 cp, 2 cp + 1) that the weights pair per tap. */
+typedef struct {
+  int ph, d, wg;                /* phases per axis; halo rows; grid width */
+  int cp, planes, taps;         /* channels (pairs in bf16), planes, B rows */
+  int band;                     /* output rows a band */
+  size_t plane;                 /* words a plane, with the last panel's reads */
+} conv_grid;
+
+static int
+uses_grid (const rv_conv *cv)
+{
+  return cv->k != 1 || cv->stride != 1;
+}
+
+static conv_grid
+grid_of (const rv_conv *cv, int h_out, int w_out, int nt)
+{
+  const int s = cv->stride, ph = cv->k < s ? cv->k : s, d = (cv->k - 1) / s;
+  const int cp = rv_conv_bf16 (cv) ? (cv->cin + 1) / 2 : cv->cin;
+  conv_grid g = { ph, d, w_out + d, cp, cp * ph * ph, cp * cv->k * cv->k, 0,
+    0 };
+  const size_t row = (size_t) g.planes * g.wg * sizeof (float);
+  int fair = (h_out + 4 * nt - 1) / (4 * nt);
+  g.band = (int) (GRID_BAND_BYTES / row) - d;
+  g.band = g.band > fair ? fair : g.band < 1 ? 1 : g.band;
+  g.plane = ((size_t) (g.band + d) * g.wg + NR + d + 15) & ~(size_t) 15;
+  return g;
+}
+
+/* The scratch: the taps' offsets (ints), then each slot's planes and, in
+ * bf16, a row of the odd channel. */
+static size_t
+grid_offsets_floats (const conv_grid *g)
+{
+  return ((size_t) g->taps + 15) & ~(size_t) 15;
+}
+
+static size_t
+grid_slot_floats (const conv_grid *g)
+{
+  return g->plane * g->planes + (((size_t) g->wg + 15) & ~(size_t) 15);
+}
+
+static size_t
+grid_scratch (const rv_conv *cv, int h_out, int w_out, int nt)
+{
+  const conv_grid g = grid_of (cv, h_out, w_out, nt);
+  return grid_offsets_floats (&g) + grid_slot_floats (&g) * nt;
+}
+
+/* Grid row i of channel ci, phase (a, b), into dst (wg floats). */
+static void
+grid_row (const rv_conv *cv, rv_tensor x, const conv_grid *g, int ci, int a,
+    int b, int i, float *dst)
+{
+  const int s = cv->stride, pad = cv->k / 2, wg = g->wg;
+  const int iy = s * i + a - pad, ix0 = b - pad;
+  /* the grid columns whose pixel s j + ix0 is inside the row: [lo, hi) */
+  const int lo = ix0 < 0 ? (s - 1 - ix0) / s : 0;
+  const int hi = (x.w - ix0 + s - 1) / s < wg ? (x.w - ix0 + s - 1) / s : wg;
+  if (ci >= x.c || iy < 0 || iy >= x.h || hi <= lo) {
+    memset (dst, 0, (size_t) wg * sizeof *dst);
+    return;
+  }
+  memset (dst, 0, (size_t) lo * sizeof *dst);
+  copy_strided (dst + lo, x.d + ci * x.cs + (size_t) iy * x.w + ix0 + lo * s,
+      s, hi - lo);
+  memset (dst + hi, 0, (size_t) (wg - hi) * sizeof *dst);
+}
+
+/* Plane (channel or pair, a, b) = item of the grid rows [i0, i0 + rows)
+ * into dst; odd: a row of scratch (bf16). */
+static void
+grid_plane (const rv_conv *cv, rv_tensor x, const conv_grid *g, int item,
+    int i0, int rows, float *dst, float *odd)
+{
+  const int c = item / (g->ph * g->ph), a = item / g->ph % g->ph,
+      b = item % g->ph, wg = g->wg;
+  for (int i = i0; i < i0 + rows; i++, dst += wg) {
+#if HAVE_BF16
+    if (rv_conv_bf16 (cv)) {
+      grid_row (cv, x, g, 2 * c, a, b, i, dst);
+      grid_row (cv, x, g, 2 * c + 1, a, b, i, odd);
+      for (int j = 0; j < wg; j += VL) {
+        const int m = wg - j < VL ? wg - j : VL;
+        _mm512_mask_storeu_epi32 (dst + j, (__mmask16) ((1u << m) - 1),
+            bf16_pairs (load_n (dst + j, m), load_n (odd + j, m)));
+      }
+      continue;
+    }
+#endif
+    (void) odd;
+    grid_row (cv, x, g, c, a, b, i, dst);
+  }
+  memset (dst, 0, (g->plane - (size_t) rows * wg) * sizeof *dst);
+}
+
+/* Output channels [m0, m1) of the grid pixels [0, n) of planes, into the
+ * rows of y (and res) from output pixel o0 on. */
+static void
+grid_chunk (const rv_conv *cv, const conv_grid *g, const float *planes,
+    const int *off, int m0, int m1, int n, rv_tensor y, const rv_tensor *res,
+    size_t o0)
+{
+  const int K = cv->cin * cv->k * cv->k;
+  for (int p = 0; p < n; p += NR) {
+    grid_runs gr;
+    runs_of_grid (g->wg, y.w, p, n - p < NR ? n - p : NR, &gr);
+    for (int mb = m0; mb < m1; mb += MR) {
+      rv_tile t;
+      tile_weights (cv, K, mb, m1, &t);
+      for (int r = 0; r < MR; r++) {
+        int m = mb + r;
+        t.c[r] = m < m1 ? y.d + (size_t) m * y.cs + o0 : NULL;
+        t.res[r] = m < m1 && res ? res->d + (size_t) m * res->cs + o0 : NULL;
+      }
+#if HAVE_BF16
+      if (rv_conv_bf16 (cv)) {
+        tile_grid_bf16 (&t, g->taps, (const uint32_t *) planes + p, off,
+            cv->act, &gr);
+        continue;
+      }
+#endif
+      tile_grid (&t, K, planes + p, off, cv->act, &gr);
+    }
+  }
+}
+
+typedef struct {
+  const rv_conv *cv;
+  rv_tensor x, y;
+  const rv_tensor *res;
+  conv_grid g;
+  const int *off;
+  float *slots;
+  int parts;
+} grid_job;
+
+/* Band item / parts, channel part item % parts. */
+static void
+grid_item (void *arg, int item, int slot)
+{
+  const grid_job *j = arg;
+  const rv_conv *cv = j->cv;
+  const conv_grid *g = &j->g;
+  const int oy0 = item / j->parts * g->band;
+  const int rows = j->y.h - oy0 < g->band ? j->y.h - oy0 : g->band;
+  int m0, m1;
+  if (!part_channels (cv, item % j->parts, j->parts, &m0, &m1))
+    return;
+  float *bp = j->slots + grid_slot_floats (g) * slot;
+  for (int i = 0; i < g->planes; i++)
+    grid_plane (cv, j->x, g, i, oy0, rows + g->d, bp + g->plane * i,
+        bp + g->plane * g->planes);
+  grid_chunk (cv, g, bp, j->off, m0, m1, rows * g->wg, j->y, j->res,
+      (size_t) oy0 * j->y.w);
+}
+
+static void
+conv_grid_gemm (const rv_conv *cv, rv_tensor x, rv_tensor y,
+    const rv_tensor *res, float *scratch, int nt)
+{
+  const int s = cv->stride;
+  const conv_grid g = grid_of (cv, y.h, y.w, nt);
+  int *off = (int *) scratch;
+  for (int k = 0, c = 0, ky = 0, kx = 0; k < g.taps; k++) {
+    off[k] = (int) (((c * g.ph + ky % s) * g.ph + kx % s) * g.plane)
+        + ky / s * g.wg + kx / s;
+    next_tap (cv->k, &c, &ky, &kx);
+  }
+  const int bands = (y.h + g.band - 1) / g.band;
+  const int parts = channel_parts (cv, bands, nt);
+  grid_job j = { cv, x, y, res, g, off, scratch + grid_offsets_floats (&g),
+    parts };
+  rv_pool_for (bands * parts, grid_item, &j, nt);
 }
 
 /* ---- residual FFN --------------------------------------------------------- */
@@ -636,7 +733,7 @@ ffn_item (void *arg, int item, int slot)
   const int w0 = panel_words (c0), w1 = hidden_words (c0);
   const int n0 = item * j->nc, n = j->N - n0 < j->nc ? j->N - n0 : j->nc;
   float *bp = j->scratch + j->per * slot, *hp = bp + (size_t) w0 * j->nc;
-  pack_panels (c0, j->x, j->x.w, n0, n, bp);
+  pack_panels (c0, j->x, n0, n, bp);
   gemm_chunk (c0, c0->cin, bp, 0, c0->cout, (n + NR - 1) / NR * NR, hp, w1, 0,
       NULL, 1);
   gemm_chunk (c1, c0->cout, hp, 0, c1->cout, n, j->y.d, j->y.cs, n0, &j->x, 0);
@@ -655,90 +752,157 @@ ffn (const rv_conv *c0, const rv_conv *c1, rv_tensor x, rv_tensor y,
 
 /* ---- depthwise 3x3 ------------------------------------------------------ */
 
-/* One output row of a depthwise 3x3 from three zero-padded input rows
- * (pr[ky][i] = input column i - 1, readable up to i = w_in + 2 VL + 1). */
-static void
-dw_row (const float *const pr[3], const float *k, float bias, int s, int wo,
-    rv_act act, float *o)
+/* Lane masks: which lanes of a vector a load reads (the others read as zeros
+ * and never fault) and a store writes. */
+#if defined(__AVX512F__)
+typedef __mmask16 vmask;
+#define vload_k(p, k) _mm512_maskz_loadu_ps (k, p)
+#define vstore_k(p, v, k) _mm512_mask_storeu_ps (p, k, v)
+#define vmask_and(a, b) ((vmask) ((a) & (b)))
+#define vmask_bits(b) ((vmask) (b))
+#define vkeep(v, k) _mm512_maskz_mov_ps (k, v)  /* lanes k of v, zeros elsewhere */
+#define vselect(k, a, b) _mm512_mask_blend_ps (k, b, a)  /* a in lanes k, else b */
+#define v_iota() _mm512_setr_ps (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+#else
+typedef __m256i vmask;
+#define vload_k(p, k) _mm256_maskload_ps (p, k)
+#define vstore_k(p, v, k) _mm256_maskstore_ps (p, k, v)
+#define vmask_and(a, b) _mm256_and_si256 (a, b)
+#define vkeep(v, k) _mm256_and_ps (v, _mm256_castsi256_ps (k))
+#define vselect(k, a, b) _mm256_blendv_ps (b, a, _mm256_castsi256_ps (k))
+#define v_iota() _mm256_setr_ps (0, 1, 2, 3, 4, 5, 6, 7)
+static inline vmask
+vmask_bits (unsigned b)
 {
-  vf w[9];
-  for (int i = 0; i < 9; i++)
-    w[i] = vset1 (k[i]);
-  for (int ox = 0; ox < wo; ox += VL) {
-    vf acc = vset1 (bias);
-    for (int ky = 0; ky < 3; ky++) {
-      const float *p = pr[ky] + ox * s;
-      if (s == 1) {
-        acc = vfma (w[ky * 3], vload (p), acc);
-        acc = vfma (w[ky * 3 + 1], vload (p + 1), acc);
-        acc = vfma (w[ky * 3 + 2], vload (p + 2), acc);
-      } else {
-        for (int kx = 0; kx < 3; kx++)
-          acc = vfma (w[ky * 3 + kx], veven (vload (p + kx), vload (p + kx + VL)), acc);
-      }
-    }
-    store_n (o + ox, v_act (acc, act), wo - ox < VL ? wo - ox : VL);
-  }
+  const __m256i bit = _mm256_setr_epi32 (1, 2, 4, 8, 16, 32, 64, 128);
+  return _mm256_cmpeq_epi32 (_mm256_and_si256 (_mm256_set1_epi32 ((int) b), bit), bit);
+}
+#endif
+
+/* lanes lo .. hi - 1, clamped to the vector */
+static inline vmask
+lanes_between (int lo, int hi)
+{
+  lo = lo < 0 ? 0 : lo;
+  hi = hi > VL ? VL : hi;
+  return vmask_bits (lo < hi ? ((1u << hi) - 1) & ~((1u << lo) - 1) : 0);
 }
 
-static size_t
-dw_scratch_per_thread (int w_in)
+/* Output rows computed together: each input row loaded serves every one of
+ * them that it is a tap row of (4 rows from 6 at stride 1), and each output
+ * vector sums its nine taps in order, a chain of dependent FMAs, so it takes
+ * several chains to fill the FMA units. */
+#define DW_ROWS 4
+
+/* act (v) (+ res), stored to the lanes k of o */
+static inline __attribute__ ((always_inline)) void
+dw_store (float *o, vf v, rv_act act, const float *res, vmask k)
 {
-  return 4 * (size_t) (w_in + 2 + 2 * VL);   /* three padded rows and a zero row */
+  v = v_act (v, act);
+  if (res)
+    v = v + vload_k (res, k);
+  vstore_k (o, v, k);
+}
+
+/* One channel, stride s (a constant where inlined), DW_ROWS output rows by
+ * one vector of columns at a time, read straight from the input: each tap
+ * column is a load from s ox + kx - 1 on (at stride 2 the even lanes of two),
+ * with the lanes that fall off the row masked out, so they add zero as the
+ * padding would; rows off the image are skipped. */
+static inline __attribute__ ((always_inline)) void
+dw3x3_rows (const float *x, int h, int w, const vf k[9], float bias, int s,
+    rv_act act, const float *res, float *y, int ho, int wo)
+{
+  for (int oy0 = 0; oy0 < ho; oy0 += DW_ROWS)
+    for (int ox = 0; ox < wo; ox += VL) {
+      vmask in_row[3][2];
+      for (int kx = 0; kx < 3; kx++)
+        for (int j = 0; j < s; j++) {
+          int x0 = s * ox + kx - 1 + j * VL;
+          in_row[kx][j] = lanes_between (-x0, w - x0);
+        }
+      vf acc[DW_ROWS];
+      for (int o = 0; o < DW_ROWS; o++)
+        acc[o] = vset1 (bias);
+      /* unrolled: the taps and accumulators stay in registers */
+#pragma GCC unroll 16
+      for (int r = 0; r < (DW_ROWS - 1) * s + 3; r++) {
+        int iy = oy0 * s - 1 + r;
+        if (iy < 0 || iy >= h)
+          continue;
+        const float *p = x + (size_t) iy * w + s * ox - 1;
+        /* this row of the next band: a band's rows are read a vector of
+         * columns at a time, too short a stream for the hardware
+         * prefetchers when the input is not in cache */
+        for (int j = 0; j < s && iy + DW_ROWS * s < h; j++)
+          _mm_prefetch ((const char *) (p + DW_ROWS * s * w + (s + j) * VL),
+              _MM_HINT_T0);
+        vf tap[3];
+#pragma GCC unroll 3
+        for (int kx = 0; kx < 3; kx++)
+          tap[kx] = s == 1 ? vload_k (p + kx, in_row[kx][0])
+              : veven (vload_k (p + kx, in_row[kx][0]),
+              vload_k (p + kx + VL, in_row[kx][1]));
+#pragma GCC unroll 16
+        for (int o = 0; o < DW_ROWS; o++) {
+          int ky = r - o * s;
+          if (ky >= 0 && ky < 3)
+#pragma GCC unroll 3
+            for (int kx = 0; kx < 3; kx++)
+              acc[o] = vfma (k[ky * 3 + kx], tap[kx], acc[o]);
+        }
+      }
+      const vmask out = lanes_between (0, wo - ox);
+      for (int o = 0; o < DW_ROWS && oy0 + o < ho; o++) {
+        size_t at = (size_t) (oy0 + o) * wo + ox;
+        dw_store (y + at, acc[o], act, res ? res + at : NULL, out);
+      }
+    }
 }
 
 typedef struct {
   const rv_conv *cv;
   rv_tensor x, y;
   const rv_tensor *res;
-  float *scratch;
 } dw_job;
 
-/* Channel c, its input rows padded in the slot's scratch. */
+static inline __attribute__ ((always_inline)) void
+dw3x3_channel (const dw_job *j, int c, rv_act act)
+{
+  const rv_conv *cv = j->cv;
+  const rv_tensor x = j->x, y = j->y;
+  const float *res = j->res ? j->res->d + c * j->res->cs : NULL;
+  vf k[9];
+  for (int i = 0; i < 9; i++)
+    k[i] = vset1 (cv->w[c * 9 + i]);
+  if (cv->stride == 1)
+    dw3x3_rows (x.d + c * x.cs, x.h, x.w, k, cv->b[c], 1, act, res,
+        y.d + c * y.cs, y.h, y.w);
+  else
+    dw3x3_rows (x.d + c * x.cs, x.h, x.w, k, cv->b[c], 2, act, res,
+        y.d + c * y.cs, y.h, y.w);
+}
+
+/* Channel c; one loop per activation, the switch in v_act stays out of it. */
 static void
 dw3x3_item (void *arg, int c, int slot)
 {
   const dw_job *j = arg;
-  const rv_conv *cv = j->cv;
-  const rv_tensor x = j->x, y = j->y, *res = j->res;
-  const int s = cv->stride, rl = x.w + 2 + 2 * VL;
-  const size_t per = (dw_scratch_per_thread (x.w) + 15) & ~(size_t) 15;
-  float *buf = j->scratch + per * slot, *zero = buf + 3 * rl;
-  memset (zero, 0, (size_t) rl * sizeof *zero);
-  int tag[3] = { -1, -1, -1 };
-  const float *src = x.d + c * x.cs;
-  for (int oy = 0; oy < y.h; oy++) {
-    const float *pr[3];
-    for (int ky = 0; ky < 3; ky++) {
-      int iy = oy * s - 1 + ky;
-      if (iy < 0 || iy >= x.h) {
-        pr[ky] = zero;
-        continue;
-      }
-      float *row = buf + (iy % 3) * rl;
-      if (tag[iy % 3] != iy) {
-        row[0] = 0.0f;
-        memcpy (row + 1, src + (size_t) iy * x.w, (size_t) x.w * sizeof *row);
-        memset (row + 1 + x.w, 0, (size_t) (rl - 1 - x.w) * sizeof *row);
-        tag[iy % 3] = iy;
-      }
-      pr[ky] = row;
-    }
-    float *o = y.d + c * y.cs + (size_t) oy * y.w;
-    dw_row (pr, cv->w + c * 9, cv->b[c], s, y.w, cv->act, o);
-    if (res) {
-      const float *r = res->d + c * res->cs + (size_t) oy * y.w;
-      for (int i = 0; i < y.w; i++)
-        o[i] += r[i];
-    }
+  (void) slot;
+  switch (j->cv->act) {
+    case RV_ACT_NONE: dw3x3_channel (j, c, RV_ACT_NONE); break;
+    case RV_ACT_SILU: dw3x3_channel (j, c, RV_ACT_SILU); break;
+    case RV_ACT_GELU: dw3x3_channel (j, c, RV_ACT_GELU); break;
+    case RV_ACT_RELU: dw3x3_channel (j, c, RV_ACT_RELU); break;
+    case RV_ACT_SIGMOID: dw3x3_channel (j, c, RV_ACT_SIGMOID); break;
   }
 }
 
 static void
 conv_dw3x3 (const rv_conv *cv, rv_tensor x, rv_tensor y, const rv_tensor *res,
-    float *scratch, int nt)
+    int nt)
 {
-  dw_job j = { cv, x, y, res, scratch };
+  dw_job j = { cv, x, y, res };
   rv_pool_for (y.c, dw3x3_item, &j, nt);
 }
 
@@ -785,31 +949,142 @@ squeeze_excite (const rv_se *se, rv_tensor x, float *scratch, int nt)
   rv_se_run (se, x, scratch, nt, se_mean_item, se_scale_item);
 }
 
-/* ---- int8 conv epilogue ---------------------------------------------------- */
+/* ---- detect head, attention ---------------------------------------------- */
 
-static inline __attribute__ ((always_inline)) void
-activate_as (float *y, int n, rv_act act, const float *res)
+/* A row of anchors, a vector of them at a time: each side's distance is the
+ * expected bin under the softmax over its 16 bins. */
+static void
+dfl_row (void *arg, int row, int slot)
 {
-  for (int i = 0; i < n; i += VL) {
-    int m = n - i < VL ? n - i : VL;
-    vf v = v_act (load_n (y + i, m), act);
-    if (res)
-      v = v + load_n (res + i, m);
-    store_n (y + i, v, m);
+  const rv_dfl_job *j = arg;
+  const rv_tensor box = j->box;
+  const vf stride = vset1 (j->stride), half = vset1 (0.5f);
+  (void) slot;
+  for (int x0 = 0; x0 < box.w; x0 += VL) {
+    const vmask k = lanes_between (0, box.w - x0);
+    const size_t i = (size_t) row * box.w + x0;
+    vf d[4];
+    for (int side = 0; side < 4; side++) {
+      const float *l = box.d + side * 16 * box.cs + i;
+      vf logit[16], m = vset1 (-INFINITY), sum = vset1 (0.0f),
+          acc = vset1 (0.0f);
+      for (int b = 0; b < 16; b++)
+        m = vmax (m, logit[b] = vload_k (l + b * box.cs, k));
+      for (int b = 0; b < 16; b++) {
+        vf e = v_exp (logit[b] - m);
+        sum = sum + e;
+        acc = vfma (vset1 ((float) b), e, acc);
+      }
+      d[side] = acc / sum;
+    }
+    vf ax = v_iota () + vset1 ((float) x0 + 0.5f), ay = vset1 ((float) row + 0.5f);
+    vf x1 = ax - d[0], y1 = ay - d[1], x2 = ax + d[2], y2 = ay + d[3];
+    float *o = j->out + j->a0 + i;
+    vstore_k (o, (x1 + x2) * half * stride, k);
+    vstore_k (o + j->anchors, (y1 + y2) * half * stride, k);
+    vstore_k (o + 2 * (size_t) j->anchors, (x2 - x1) * stride, k);
+    vstore_k (o + 3 * (size_t) j->anchors, (y2 - y1) * stride, k);
   }
 }
 
-/* one loop per activation: the switch in v_act stays out of it */
-static void
-activate (float *y, int n, rv_act act, const float *res)
+/* the lanes of v, reduced in lane order */
+static inline float
+lanes_max (vf v)
 {
-  switch (act) {
-    case RV_ACT_NONE: activate_as (y, n, RV_ACT_NONE, res); break;
-    case RV_ACT_SILU: activate_as (y, n, RV_ACT_SILU, res); break;
-    case RV_ACT_GELU: activate_as (y, n, RV_ACT_GELU, res); break;
-    case RV_ACT_RELU: activate_as (y, n, RV_ACT_RELU, res); break;
-    case RV_ACT_SIGMOID: activate_as (y, n, RV_ACT_SIGMOID, res); break;
+  float t[VL], m;
+  vstore (t, v);
+  m = t[0];
+  for (int l = 1; l < VL; l++)
+    m = t[l] > m ? t[l] : m;
+  return m;
+}
+
+static inline float
+lanes_sum (vf v)
+{
+  float t[VL], sum = 0.0f;
+  vstore (t, v);
+  for (int l = 0; l < VL; l++)
+    sum += t[l];
+  return sum;
+}
+
+static void
+softmax_rows (float *rows, int n, int len, size_t ld)
+{
+  for (int i = 0; i < n; i++) {
+    float *row = rows + i * ld;
+    vf m = vset1 (-INFINITY), sum = vset1 (0.0f);
+    for (int c = 0; c < len; c += VL) {
+      vmask k = lanes_between (0, len - c);
+      m = vmax (m, vselect (k, vload_k (row + c, k), vset1 (-INFINITY)));
+    }
+    m = vset1 (lanes_max (m));
+    for (int c = 0; c < len; c += VL) {
+      vmask k = lanes_between (0, len - c);
+      vf e = vkeep (v_exp (vload_k (row + c, k) - m), k);
+      vstore_k (row + c, e, k);
+      sum = sum + e;
+    }
+    vf total = vset1 (lanes_sum (sum));
+    for (int c = 0; c < len; c += VL) {
+      vmask k = lanes_between (0, len - c);
+      vstore_k (row + c, vload_k (row + c, k) / total, k);
+    }
   }
+}
+
+/* ---- maxpool ------------------------------------------------------------ */
+
+typedef struct {
+  rv_tensor x, y;
+} maxpool_job;
+
+/* Channel c, separably: the row maxima of each input row go to the output
+ * row, then each column of those, a vector of columns at a time, becomes its
+ * running 5-row maximum in place (the two rows above are kept in registers
+ * before they are overwritten). Off the image is -inf. */
+static void
+maxpool5_item (void *arg, int c, int slot)
+{
+  const maxpool_job *j = arg;
+  const int h = j->x.h, w = j->x.w;
+  const float *src = j->x.d + c * j->x.cs;
+  float *dst = j->y.d + c * j->y.cs;
+  const vf none = vset1 (-INFINITY);
+  (void) slot;
+  for (int iy = 0; iy < h; iy++)
+    for (int ox = 0; ox < w; ox += VL) {
+      const float *p = src + (size_t) iy * w + ox;
+      vf m = none;
+      for (int dx = -2; dx <= 2; dx++) {
+        vmask k = lanes_between (-(ox + dx), w - (ox + dx));
+        m = vmax (m, vselect (k, vload_k (p + dx, k), none));
+      }
+      vstore_k (dst + (size_t) iy * w + ox, m, lanes_between (0, w - ox));
+    }
+  for (int ox = 0; ox < w; ox += VL) {
+    const vmask k = lanes_between (0, w - ox);
+    float *col = dst + ox;
+    vf above2 = none, above1 = none, row = vload_k (col, k),
+        below1 = h > 1 ? vload_k (col + w, k) : none;
+    for (int oy = 0; oy < h; oy++) {
+      vf below2 = oy + 2 < h ? vload_k (col + (size_t) (oy + 2) * w, k) : none;
+      vstore_k (col + (size_t) oy * w, vmax (vmax (vmax (above2, above1),
+                  vmax (row, below1)), below2), k);
+      above2 = above1;
+      above1 = row;
+      row = below1;
+      below1 = below2;
+    }
+  }
+}
+
+static void
+maxpool5 (rv_tensor x, rv_tensor y, int nt)
+{
+  maxpool_job j = { x, y };
+  rv_pool_for (x.c, maxpool5_item, &j, nt);
 }
 
 /* ---- table -------------------------------------------------------------- */
@@ -817,9 +1092,12 @@ activate (float *y, int n, rv_act act, const float *res)
 static size_t
 conv_scratch (const rv_conv *cv, int w_in, int h_out, int w_out, int nt)
 {
-  size_t per = cv->groups != 1 ? dw_scratch_per_thread (w_in)
-      : conv_scratch_per_thread (cv, h_out, w_out, nt);
-  return ((per + 15) & ~(size_t) 15) * nt;
+  (void) w_in;
+  if (cv->groups != 1)
+    return 0;
+  if (uses_grid (cv))
+    return grid_scratch (cv, h_out, w_out, nt);
+  return ((conv_scratch_per_thread (cv, h_out, w_out, nt) + 15) & ~(size_t) 15) * nt;
 }
 
 static void
@@ -827,7 +1105,9 @@ conv2d (const rv_conv *cv, rv_tensor x, rv_tensor y, const rv_tensor *res,
     float *scratch, int nt)
 {
   if (cv->groups != 1)
-    conv_dw3x3 (cv, x, y, res, scratch, nt);
+    conv_dw3x3 (cv, x, y, res, nt);
+  else if (uses_grid (cv))
+    conv_grid_gemm (cv, x, y, res, scratch, nt);
   else
     conv_gemm (cv, x, y, res, scratch, nt);
 }
@@ -850,5 +1130,6 @@ const rv_kernels rv_kernels_avx2 = {
 #endif
   .conv_scratch = conv_scratch, .conv2d = conv2d,
   .ffn_scratch = ffn_scratch, .ffn = ffn, .squeeze_excite = squeeze_excite,
-  .activate = activate,
+  .dfl_row = dfl_row, .softmax_rows = softmax_rows,
+  .maxpool5 = maxpool5,
 };

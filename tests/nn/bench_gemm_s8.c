@@ -50,7 +50,7 @@ run (const rv_s8_kernels *kn)
     double t0 = cpu_s ();
     kn->pack (x, N, K, 0, N, bp);
     double t1 = cpu_s ();
-    rv_s8_gemm (kn, &qw, bias, bp, N, 1e-3f, 0, y, N);
+    rv_s8_gemm (kn, &qw, bias, RV_ACT_NONE, bp, N, 1e-3f, 0, y, N, NULL, 0);
     double t2 = cpu_s ();
     float sx;
     int zx;

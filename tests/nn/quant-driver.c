@@ -72,7 +72,7 @@ main (int argc, char **argv)
   rv_quantize_u8 (kn, x, nx, sx, zx, xq);
   rv_s8_im2col (xq, cin, h, wd, k, stride, zx, ho, wo, col);
   kn->pack (col, N, K, 0, N, panels);
-  rv_s8_gemm (kn, &qw, b, panels, N, sx, zx, y, N);
+  rv_s8_gemm (kn, &qw, b, RV_ACT_NONE, panels, N, sx, zx, y, N, NULL, 0);
   io (&sx, sizeof sx, out, 1);
   io (&zx, sizeof zx, out, 1);
   io (qw.scale, sizeof (float) * M, out, 1);

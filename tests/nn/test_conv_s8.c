@@ -1,8 +1,8 @@
 /* test-conv-s8: the context's threaded int8 conv (rv_s8_conv2d) on both VNNI
  * tables and 1, 2, 3 threads, against
  *  - the single-threaded steps of conv_s8.h (range, quantize, whole-matrix
- *    im2col, pack, rv_s8_gemm, then the activation), which quant-s8 checks
- *    against PyTorch: the same bytes;
+ *    im2col, pack, rv_s8_gemm with the activation and residual), which
+ *    quant-s8 checks against PyTorch: the same bytes;
  *  - a double-precision conv of the dequantized u8 input and int8 weights,
  *    written from the conv's definition (padding, stride) rather than from
  *    im2col: within the f32 rounding of the sums.
@@ -82,10 +82,8 @@ steps (const rv_s8_kernels *s8, const rv_conv *cv, const float *x, int h,
   rv_quantize_u8 (s8, x, nx, *sx, *zx, xq);
   rv_s8_im2col (xq, cv->cin, h, w, cv->k, cv->stride, *zx, ho, wo, col);
   s8->pack (col, N, K, 0, N, bp);
-  rv_s8_gemm (s8, &cv->packed->s8, cv->b, bp, N, *sx, *zx, y, ys);
-  for (int m = 0; m < cv->cout; m++)
-    rv_kernels_active ()->activate (y + m * ys, N, cv->act,
-        res ? res + (size_t) m * N : NULL);
+  rv_s8_gemm (s8, &cv->packed->s8, cv->b, cv->act, bp, N, *sx, *zx, y, ys,
+      res, N);
   free (xq), free (col), free (bp);
 }
 
@@ -140,8 +138,7 @@ threaded (const rv_s8_kernels *s8, const rv_conv *cv, float *x, int h, int w,
   rv_tensor tx = { x, cv->cin, h, w, (size_t) h * w, 0, 0 };
   rv_tensor ty = { y, cv->cout, ho, wo, ys, 0, 0 };
   rv_tensor tr = { res, cv->cout, ho, wo, (size_t) ho * wo, 0, 0 };
-  rv_s8_conv2d (s8, rv_kernels_active (), cv, tx, ty, res ? &tr : NULL,
-      scratch, nt);
+  rv_s8_conv2d (s8, cv, tx, ty, res ? &tr : NULL, scratch, nt);
   free (scratch);
 }
 

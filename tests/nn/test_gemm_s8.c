@@ -54,7 +54,7 @@ check (const rv_s8_kernels *kn, int M, int K, int N, int extremes)
       sum[m] += w[(size_t) m * kq * 4 + k];
   const rv_s8_weights qw = { M, K, w, sw, sum };
   kn->pack (x, N, K, 0, N, bp);
-  rv_s8_gemm (kn, &qw, bias, bp, N, sx, zx, y + pad, ys);
+  rv_s8_gemm (kn, &qw, bias, RV_ACT_NONE, bp, N, sx, zx, y + pad, ys, NULL, 0);
 
   int bad = 0;
   for (int m = 0; m < M; m++)

@@ -1,7 +1,9 @@
 /* bench-dense-convs: one core's rate of the fp32 dense-conv kernels (the
  * active kernel table's conv2d and ffn, 1 thread) on the shapes read from
  * stdin, beside the 512-bit (else 256-bit) FMA peak measured in the same
- * process. tools/bench/dense_convs.py feeds it the shapes of the networks;
+ * process; with the argument bf16, of its bf16 kernels (weights packed in
+ * RV_FORMAT_BF16) beside the bf16 dot peak. tools/bench/dense_convs.py feeds
+ * it the shapes of the networks;
  *   meson test -C build --benchmark dense-convs -v
  * Input lines (H x W is the input size, COUNT how often the network runs it):
  *   NET conv CIN COUT K STRIDE H W ACT COUNT
@@ -88,6 +90,10 @@ time_shape (const rv_kernels * kn, const shape * s, double *least)
 static void
 free_shape (shape * s)
 {
+  if (s->c0.packed)
+    rv_packed_clear ((rv_packed *) s->c0.packed);
+  if (s->c1.packed)
+    rv_packed_clear ((rv_packed *) s->c1.packed);
   free ((void *) s->c0.w);
   free ((void *) s->c0.b);
   free ((void *) s->c1.w);
@@ -106,14 +112,21 @@ print_total (const char *net, double flops, double s, double peak)
 }
 
 int
-main (void)
+main (int argc, char **argv)
 {
   cpu_info c;
   cpu_probe (&c);
   cpu_print (&c);
-  const peak_kind pk = c.avx512f ? PEAK_FP32_FMA_512 : PEAK_FP32_FMA_256;
-  double best, peak = peak_measure (&c, pk, 5, &best);
   const rv_kernels *kn = rv_kernels_active ();
+  const int bf16 = argc > 1 && !strcmp (argv[1], "bf16");
+  if (bf16 && !kn->bf16) {
+    fprintf (stderr, "bench-dense-convs: kernels %s have no bf16\n", kn->name);
+    return 77;
+  }
+  const peak_kind pk = bf16 ? PEAK_BF16_DOT_512
+      : c.avx512f ? PEAK_FP32_FMA_512 : PEAK_FP32_FMA_256;
+  double best, peak = peak_measure (&c, pk, 5, &best);
+  rv_packed packed[2];
   printf ("peak %s median_gops=%.1f best_gops=%.1f; kernels %s, 1 thread, "
       "%% of the median peak\n", peak_name (pk), peak, best, kn->name);
   char line[256], net[64], prev[64] = "";
@@ -126,6 +139,8 @@ main (void)
             &stride, &h, &w, &act, &count) == 9) {
       s.c0 = dense (cin, cout, k, stride, act ? RV_ACT_SILU : RV_ACT_NONE);
       ho = (h - 1) / stride + 1, wo = (w - 1) / stride + 1;
+      if (bf16 && rv_packed_init (&packed[0], &s.c0, RV_FORMAT_BF16))
+        s.c0.packed = &packed[0];
       s.scratch = malloc (sizeof (float) * kn->conv_scratch (&s.c0, w, ho, wo, 1));
       snprintf (desc, sizeof desc, "conv %dx%d/%d %4d->%-4d", k, k, stride, cin, cout);
     } else if (sscanf (line, "%63s ffn %d %d %d %d %d", net, &cin, &cout, &h, &w,
@@ -134,6 +149,9 @@ main (void)
       s.c0 = dense (cin, cout, 1, 1, RV_ACT_GELU);
       s.c1 = dense (cout, cin, 1, 1, RV_ACT_NONE);
       ho = h, wo = w;
+      if (bf16 && rv_packed_init (&packed[0], &s.c0, RV_FORMAT_BF16)
+          && rv_packed_init (&packed[1], &s.c1, RV_FORMAT_BF16))
+        s.c0.packed = &packed[0], s.c1.packed = &packed[1];
       s.scratch = malloc (sizeof (float) * kn->ffn_scratch (&s.c0, h * w, 1));
       snprintf (desc, sizeof desc, "ffn  %4d->%-4d->%-4d", cin, cout, cin);
     } else {
