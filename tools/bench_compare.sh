@@ -17,9 +17,10 @@
 # into one depthwise conv) and exported to ONNX, and ONNX Runtime's output checked against the
 # float64 reference (boxes within 1e-3 of the input size, scores within 1e-3). The int8 anchor:
 # the folded model with QuantizeLinear/DequantizeLinear around every dense conv (u8 activations,
-# per-tensor scales calibrated on the check input; s8 weights, symmetric per-channel scales;
-# torch_bench.py qdq), which ONNX Runtime runs as int8 convs, its output checked against the
-# same fake-quantized model in PyTorch (mean differences within 0.05). Then per cell
+# per-tensor scales calibrated on the check input; s8 weights, symmetric per-channel scales,
+# 7-bit (ORT's reduce_range) on a CPU without VNNI, where ORT's u8 x s8 kernel saturates with
+# full-range weights; torch_bench.py qdq), which ONNX Runtime runs as int8 convs, its output
+# checked against the same fake-quantized model in PyTorch (mean differences within 0.05). Then per cell
 # (model, size, threads) the engines run interleaved, repvit, repvit-bf16, repvit-int8, ort,
 # ort-int8, torch, repvit, ..., each in its own process: repvit-bench (f32, --precision bf16: the
 # dense convs in bf16 on AVX512-BF16 CPUs, and --precision int8: in int8 on AVX512-VNNI or
@@ -66,6 +67,9 @@ repvit_bench=$(find "$build" -name repvit-bench -type f -perm -u+x | head -n1)
 [ -d "$bench/node_modules/onnxruntime-node" ] || (cd "$bench" && npm install --ignore-scripts --no-audit --no-fund >&2)
 
 # ---- models, ONNX exports, correctness of the ONNX path
+# Without VNNI, ORT's int8 conv adds u8 x s8 products pairwise in saturating 16-bit lanes:
+# the anchor's weights then keep to 7 bits, as ORT's quantization guide advises.
+if grep -qw -e avx512_vnni -e avx_vnni /proc/cpuinfo; then qdq_weights=full-range; else qdq_weights=reduce-range; fi
 : > "$work/macs.tsv"
 for model in $models; do
   variant=${model%-*} scale=${model#*-}
@@ -80,7 +84,7 @@ for model in $models; do
     node "$bench/ort_run.js" "$stem.onnx" "$size" 1 1 0 "$stem.in.f32" "$stem.ort.f32" > /dev/null
     "$py" "$bench/torch_bench.py" check "$stem.ref.f32" "$stem.ort.f32" "$size" "ort"
     "$py" "$bench/torch_bench.py" qdq "$work/$model/model.safetensors" "$stem.qdq.onnx" "$size" \
-      "$stem.in.f32" "$stem.fq.f32"
+      "$stem.in.f32" "$stem.fq.f32" "$qdq_weights"
     node "$bench/ort_run.js" "$stem.qdq.onnx" "$size" 1 1 0 "$stem.in.f32" "$stem.ort-int8.f32" > /dev/null
     "$py" "$bench/torch_bench.py" check "$stem.fq.f32" "$stem.ort-int8.f32" "$size" "ort-int8" 0.05 mean
     echo "$model $size $("$py" "$bench/torch_bench.py" macs "$work/$model/model.safetensors" "$size")" >> "$work/macs.tsv"
@@ -128,5 +132,6 @@ done
 echo
 echo "$(basename "$0") -m \"$models\" -s \"$sizes\" -t \"$threads\" -r $rounds -k $runs  ($(date -u +%FT%TZ), $(nproc) cores)"
 echo "$(head -n1 "$work/peak.txt"); load average (1/5/15 min) before timings $load_before, after $(load)"
+echo "ort-int8 weights: $qdq_weights"
 echo "per-core peaks, GOP/s (best of 9):" $(sed -n 's/^peak \([^ ]*\) .*best_gops=\([0-9.]*\).*/\1 \2,/p' "$work/peak.txt")
 "$py" "$bench/table.py" "$work"

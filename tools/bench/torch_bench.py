@@ -9,10 +9,15 @@ eagerly and exported to ONNX with the same weights.
     torch_bench.py run WEIGHTS.safetensors WxH THREADS RUNS [WARMUP]
         time the folded model in eager mode with torch.set_num_threads(THREADS); prints
         "torch median_ms=… min_ms=… cpu_ms=… runs=… maxrss_kb=…" (cpu_ms: mean CPU time per run)
-    torch_bench.py qdq WEIGHTS.safetensors OUT.onnx WxH INPUT.f32 FQ.f32
+    torch_bench.py qdq WEIGHTS.safetensors OUT.onnx WxH INPUT.f32 FQ.f32 [reduce-range]
         the int8 anchor: the folded model with QuantizeLinear/DequantizeLinear around every dense
         conv (see quantize), activation ranges calibrated on INPUT.f32, exported to OUT.onnx;
-        writes the output of the same fake-quantized model in PyTorch to FQ.f32
+        writes the output of the same fake-quantized model in PyTorch to FQ.f32. With
+        reduce-range the weights use 7 bits (codes -63..63, ORT's reduce_range), for CPUs
+        without VNNI: ONNX Runtime's u8 x s8 kernel there (vpmaddubsw) adds pairs of products in
+        saturating 16-bit lanes, which full-range weights overflow (on a Zen 1 core, m0_9-n
+        640x640: mean error 6.3e-2 against the fake-quantized model with 8-bit weights, 2.9e-2
+        with 7-bit ones)
     torch_bench.py check REF.f32 OUT.f32 WxH NAME [TOLERANCE [mean]]
         compare an engine's output with the reference: boxes within TOLERANCE (default 1e-3) of
         the input size, class scores within TOLERANCE; with "mean" the mean differences are held
@@ -57,14 +62,15 @@ def load(path):
 class QDQConv(nn.Module):
     """A dense conv as ONNX Runtime's static int8 quantization lays it out: u8 input with a
     per-tensor scale and zero point, s8 weights with a symmetric per-output-channel scale (range
-    -128..127, scale max|w| / 127), and the output quantized to u8 right after the conv, before
-    the activation: ORT fuses DQ -> Conv -> Q into an int8 conv only then (../shared/FACTS.md)."""
+    -128..127, scale max|w| / w_max: 127, or 63 with reduce_range), and the output quantized to
+    u8 right after the conv, before the activation: ORT fuses DQ -> Conv -> Q into an int8 conv
+    only then (../shared/FACTS.md)."""
 
-    def __init__(self, conv, x_range, y_range):
+    def __init__(self, conv, x_range, y_range, w_max):
         super().__init__()
         w = conv.weight.detach()
         self.register_buffer("w", w.clone())
-        self.register_buffer("w_scale", (w.abs().amax((1, 2, 3)) / 127).clamp_min(1e-12))
+        self.register_buffer("w_scale", (w.abs().amax((1, 2, 3)) / w_max).clamp_min(1e-12))
         self.register_buffer("w_zero", torch.zeros(w.shape[0], dtype=torch.int32))
         self.register_buffer("b", conv.bias.detach().clone() if conv.bias is not None else None)
         self.stride, self.padding = conv.stride, conv.padding
@@ -84,9 +90,9 @@ class QDQConv(nn.Module):
         return torch.fake_quantize_per_tensor_affine(y, *self.yq, 0, 255)
 
 
-def quantize(model, x):
+def quantize(model, x, w_max=127):
     """Replaces the dense convs of a folded model by QDQConv, activation ranges from the min
-    and max seen on x; returns the model."""
+    and max seen on x, weight codes within +-w_max; returns the model."""
     convs = dense_convs(model)
     ranges = {}
 
@@ -97,7 +103,7 @@ def quantize(model, x):
     for h in handles:
         h.remove()
     for parent, name, conv in convs:
-        setattr(parent, name, QDQConv(conv, *ranges[conv]))
+        setattr(parent, name, QDQConv(conv, *ranges[conv], w_max))
     return model
 
 
@@ -133,17 +139,19 @@ def prepare(weights, onnx_path, size, in_path, ref_path):
         raise SystemExit(f"folded model differs from the reference: {err:.2e} > {TOLERANCE}")
 
 
-def qdq(weights, onnx_path, size, in_path, fq_path):
+def qdq(weights, onnx_path, size, in_path, fq_path, mode="full-range"):
+    if mode not in ("full-range", "reduce-range"):
+        raise SystemExit(f"qdq: unknown mode {mode!r} (full-range or reduce-range)")
     w, h = parse_size(size)
     x = torch.from_numpy(np.fromfile(in_path, "<f4").reshape(1, 3, h, w))
     with torch.no_grad():
-        model = quantize(fold(load(weights)), x)
+        model = quantize(fold(load(weights)), x, 63 if mode == "reduce-range" else 127)
         model(x).numpy().astype("<f4").tofile(fq_path)
         warnings.simplefilter("ignore")
         torch.onnx.export(model, x, onnx_path, opset_version=17, input_names=["images"], output_names=["output"],
                           do_constant_folding=True)
     print(f"qdq {os.path.basename(weights)} {size}: "
-          f"{sum(isinstance(m, QDQConv) for m in model.modules())} dense convs in int8")
+          f"{sum(isinstance(m, QDQConv) for m in model.modules())} dense convs in int8, weights {mode}")
 
 
 def run(weights, size, threads, runs, warmup):
@@ -181,7 +189,7 @@ def main(argv):
         prepare(*args)
     elif cmd == "run" and len(args) in (4, 5):
         run(args[0], args[1], int(args[2]), int(args[3]), int(args[4]) if len(args) > 4 else 1)
-    elif cmd == "qdq" and len(args) == 5:
+    elif cmd == "qdq" and len(args) in (5, 6):
         qdq(*args)
     elif cmd == "check" and (len(args) in (4, 5) or len(args) == 6 and args[5] in ("max", "mean")):
         check(*args[:4], *(float(t) for t in args[4:5]), *args[5:])
