@@ -281,6 +281,14 @@ tile_grid_bf16 (const rv_tile *t, int kp, const uint32_t *b, const int *off,
 }
 #endif
 
+/* 32-bit words per column of a 1x1 conv's packed input: cin floats or
+ * (cin + 1) / 2 bf16 pairs (k x k convs read planes on a grid instead). */
+static int
+panel_words (const rv_conv *cv)
+{
+  return rv_conv_bf16 (cv) ? (cv->cin + 1) / 2 : cv->cin;
+}
+
 /* The weight rows and biases of output channels mb .. mb + MR - 1 of cv, the
  * last of [m0, m1) repeated past m1. */
 static void
@@ -312,9 +320,9 @@ gemm_tile (const rv_conv *cv, int K, const void *bp, int mb, int m1, int p,
   int w = n - p < NR ? n - p : NR;
 #if HAVE_BF16
   if (w16) {
-    const int kp = (K + 1) & ~1;   /* bf16 row length */
-    tile_bf16 (&t, kp / 2, (const uint32_t *) bp + (size_t) p * kp / 2,
-        cv->act, w, pack_out);
+    const int kp = panel_words (cv);
+    tile_bf16 (&t, kp, (const uint32_t *) bp + (size_t) p * kp, cv->act, w,
+        pack_out);
     return;
   }
 #endif
@@ -407,15 +415,6 @@ pack_pairs (const float *src, size_t ss, int K, int w, uint32_t *dst)
 
 /* ---- work split --------------------------------------------------------- */
 
-/* 32-bit words per column of a conv's packed input: K floats or K / 2 bf16
- * pairs. */
-static int
-panel_words (const rv_conv *cv)
-{
-  int K = cv->cin * cv->k * cv->k;
-  return rv_conv_bf16 (cv) ? (K + 1) / 2 : K;
-}
-
 /* Column chunk (a multiple of NR) whose packed panels of K words a column
  * fill about CHUNK_BYTES, shrunk so that every thread gets a few chunks. */
 static int
@@ -443,7 +442,7 @@ pack_panels (const rv_conv *cv, rv_tensor x, int n0, int n, float *bp)
 {
 #if HAVE_BF16
   if (rv_conv_bf16 (cv)) {
-    for (int p = 0; p < n; p += NR, bp += (size_t) (cv->cin + 1) / 2 * NR)
+    for (int p = 0; p < n; p += NR, bp += (size_t) panel_words (cv) * NR)
       pack_pairs (x.d + n0 + p, x.cs, cv->cin, n - p < NR ? n - p : NR,
           (uint32_t *) bp);
     return;
@@ -472,15 +471,15 @@ part_channels (const rv_conv *cv, int part, int parts, int *m0, int *m1)
   return *m0 < *m1;
 }
 
-/* A dense conv (1x1 or k x k) as chunked GEMM: one item per chunk of nc
- * columns and part of the output channels. */
+/* A 1x1 stride-1 conv as chunked GEMM: one item per chunk of nc columns
+ * and part of the output channels. */
 typedef struct {
   const rv_conv *cv;
   rv_tensor x, y;
   const rv_tensor *res;
   float *scratch;
   size_t per;                   /* scratch floats per slot */
-  int K, N, nc, parts;
+  int N, nc, parts;
 } gemm_job;
 
 static void
@@ -494,18 +493,18 @@ conv_gemm_item (void *arg, int item, int slot)
     return;
   float *bp = j->scratch + j->per * slot;
   pack_panels (j->cv, j->x, n0, n, bp);
-  gemm_chunk (j->cv, j->K, bp, m0, m1, n, j->y.d, j->y.cs, n0, j->res, 0);
+  gemm_chunk (j->cv, j->cv->cin, bp, m0, m1, n, j->y.d, j->y.cs, n0, j->res,
+      0);
 }
 
 static void
 conv_gemm (const rv_conv *cv, rv_tensor x, rv_tensor y, const rv_tensor *res,
     float *scratch, int nt)
 {
-  const int K = cv->cin * cv->k * cv->k, kw = panel_words (cv), N = y.h * y.w;
-  const int nc = chunk_cols (kw, N, nt), chunks = (N + nc - 1) / nc;
-  const int parts = channel_parts (cv, chunks, nt);
+  const int N = y.h * y.w, nc = chunk_cols (panel_words (cv), N, nt);
+  const int chunks = (N + nc - 1) / nc, parts = channel_parts (cv, chunks, nt);
   gemm_job j = { cv, x, y, res, scratch,
-    (conv_scratch_per_thread (cv, y.h, y.w, nt) + 15) & ~(size_t) 15, K, N, nc,
+    (conv_scratch_per_thread (cv, y.h, y.w, nt) + 15) & ~(size_t) 15, N, nc,
     parts };
   rv_pool_for (chunks * parts, conv_gemm_item, &j, nt);
 }

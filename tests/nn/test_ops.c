@@ -1,12 +1,11 @@
 /* Every kernel of nn/src/ops.c against a naive double-precision reference,
  * on odd sizes, every activation, residual and strided views, with 1 and 3
  * threads; the table kernels (convolutions, FFN, squeeze-excite, attention,
- * DFL, maxpool) once per table this CPU runs: portable, AVX2, AVX-512, AVX-512 with
- * BF16. The BF16
- * table's f32 kernels must give the AVX-512 ones' bits; its bf16 GEMMs are
- * checked against the reference on bf16-rounded weights and inputs (the
- * products are exact in f32, so the f32 tolerance holds). Prints the
- * failing case. */
+ * DFL, maxpool) once per table this CPU runs: portable, AVX2, AVX-512,
+ * AVX-512 with BF16. The BF16 table's f32 kernels must give the AVX-512
+ * ones' bits; its bf16 GEMMs are checked against the reference on
+ * bf16-rounded weights and inputs (the products are exact in f32, so the
+ * f32 tolerance holds). Prints the failing case. */
 #include "ops.h"
 
 #include <math.h>
