@@ -293,11 +293,12 @@ psa_block (rv_graph *g, const rv_psa *a, rv_tensor x)
   int n = x.h * x.w;
   rv_tensor qkv = conv_new (g, &a->qkv, x);
   rv_tensor at = t_new (g, x.c, x.h, x.w);
-  rv_tensor scores = t_new (g, 1, n, n);
+  rv_tensor s = t_scratch (g, rv_attention_scratch (g->kn, a, x.h, x.w,
+          g->nt));
   g->macs += (double) x.c * 9 * n;      /* pe */
   if (g->base)
-    rv_attention (g->kn, a, qkv, at, scores.d, g->nt);
-  t_free (g, &scores);
+    rv_attention (g->kn, a, qkv, at, s.d, g->nt);
+  t_free (g, &s);
   t_free (g, &qkv);
   rv_tensor x1 = t_new (g, x.c, x.h, x.w);
   conv (g, &a->proj, at, x1, &x);

@@ -486,11 +486,26 @@ attn_output_item (void *arg, int item, int slot)
       j->ldy);
 }
 
+static size_t
+attention_scores_floats (int n)
+{
+  return ((size_t) n * n + 15) & ~(size_t) 15;
+}
+
+size_t
+rv_attention_scratch (const rv_kernels *kn, const rv_psa *p, int h, int w,
+    int nt)
+{
+  return attention_scores_floats (h * w) + kn->conv_scratch (&p->pe, w, h, w,
+      nt);
+}
+
 void
 rv_attention (const rv_kernels *kn, const rv_psa *p, rv_tensor qkv,
-    rv_tensor y, float *scores, int nt)
+    rv_tensor y, float *scratch, int nt)
 {
   const int n = y.h * y.w, kd = p->key_dim, hd = p->head_dim;
+  float *scores = scratch, *pe_scratch = scratch + attention_scores_floats (n);
   const int items = (n + ATTN_COLS - 1) / ATTN_COLS;
   for (int h = 0; h < p->heads; h++) {
     const float *q = qkv.d + (size_t) h * (2 * kd + hd) * qkv.cs;
@@ -501,7 +516,7 @@ rv_attention (const rv_kernels *kn, const rv_psa *p, rv_tensor qkv,
     pe.cin = pe.cout = pe.groups = hd;
     pe.w += (size_t) h * hd * 9;
     pe.b += (size_t) h * hd;
-    kn->conv2d (&pe, vh, yh, NULL, NULL, nt);       /* depthwise: no scratch */
+    kn->conv2d (&pe, vh, yh, NULL, pe_scratch, nt);
     attn_job j = { kn, q, k, v, (int) qkv.cs, n, kd, hd, (int) y.cs,
       1.0f / sqrtf ((float) kd), scores, yh.d };
     rv_pool_for (items, attn_scores_item, &j, nt);

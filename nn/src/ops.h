@@ -143,10 +143,12 @@ void rv_se_gate (const rv_se *se, float *scratch);
 /* Nearest-neighbour x2. */
 void rv_upsample2 (rv_tensor x, rv_tensor y, int nt);
 /* PSA attention on the qkv conv output: y = v A^T + pe(v) with
- * A = softmax(q^T k * key_dim^-0.5), pe and the softmax from kn; scores
- * holds N x N floats. */
+ * A = softmax(q^T k * key_dim^-0.5), pe and the softmax from kn; scratch
+ * holds rv_attention_scratch floats (the N x N scores, then pe's). */
+size_t rv_attention_scratch (const rv_kernels *kn, const rv_psa *p, int h,
+    int w, int nt);
 void rv_attention (const rv_kernels *kn, const rv_psa *p, rv_tensor qkv,
-    rv_tensor y, float *scores, int nt);
+    rv_tensor y, float *scratch, int nt);
 /* rv_dfl_job's decode, a row of anchors per kn->dfl_row item. */
 void rv_dfl_decode (const rv_kernels *kn, rv_tensor box, float stride,
     float *out, int anchors, int a0, int nt);

@@ -793,93 +793,123 @@ lanes_between (int lo, int hi)
  * several chains to fill the FMA units. */
 #define DW_ROWS 4
 
-/* act (v) (+ res), stored to the lanes k of o */
+/* A band of DW_ROWS output rows reads its input rows from a copy with the
+ * padding made real (zeros), wide enough that every vector of outputs, the
+ * last one of a row included, loads whole vectors: no masked loads (which
+ * cost many times more than plain ones on some cores, AVX2 on Zen), no edge
+ * cases. Row i of the band, input row s oy0 - 1 + i, is 0, its w floats,
+ * then zeros to band_w (the last vector's taps reach column s wv + 1, wv
+ * the output width in whole vectors). */
+typedef struct {
+  int rows, w;
+} dw_band;
+
+static dw_band
+dw_band_of (int s, int w_out)
+{
+  int wv = (w_out + VL - 1) / VL * VL;
+  return (dw_band) { (DW_ROWS - 1) * s + 3, s * wv + 2 };
+}
+
+static size_t
+dw_scratch (const rv_conv *cv, int w_out, int nt)
+{
+  dw_band b = dw_band_of (cv->stride, w_out);
+  return (((size_t) b.rows * b.w + 15) & ~(size_t) 15) * nt;
+}
+
+static void
+dw_band_fill (const float *x, int h, int w, int iy0, dw_band b, float *band)
+{
+  for (int i = 0; i < b.rows; i++, band += b.w) {
+    int iy = iy0 + i;
+    if (iy < 0 || iy >= h) {
+      memset (band, 0, sizeof (float) * b.w);
+      continue;
+    }
+    band[0] = 0.0f;
+    memcpy (band + 1, x + (size_t) iy * w, sizeof (float) * w);
+    memset (band + 1 + w, 0, sizeof (float) * (b.w - 1 - w));
+  }
+}
+
+/* act (v) (+ res), the first n lanes stored to o */
 static inline __attribute__ ((always_inline)) void
-dw_store (float *o, vf v, rv_act act, const float *res, vmask k)
+dw_store (float *o, vf v, rv_act act, const float *res, int n)
 {
   v = v_act (v, act);
   if (res)
-    v = v + vload_k (res, k);
-  vstore_k (o, v, k);
+    v = v + load_n (res, n);
+  store_n (o, v, n);
 }
 
-/* One channel, stride s (a constant where inlined), DW_ROWS output rows by
- * one vector of columns at a time, read straight from the input: each tap
- * column is a load from s ox + kx - 1 on (at stride 2 the even lanes of two),
- * with the lanes that fall off the row masked out, so they add zero as the
- * padding would; rows off the image are skipped. */
+/* The output rows oy0 .. of one channel, stride s (a constant where
+ * inlined), from its band: the taps of output column ox are a load from
+ * band column s ox + kx on (at stride 2 the even lanes of two). */
 static inline __attribute__ ((always_inline)) void
-dw3x3_rows (const float *x, int h, int w, const vf k[9], float bias, int s,
-    rv_act act, const float *res, float *y, int ho, int wo)
+dw3x3_band (const float *band, dw_band b, const vf k[9], float bias, int s,
+    rv_act act, const float *res, float *y, int rows, int wo)
 {
-  for (int oy0 = 0; oy0 < ho; oy0 += DW_ROWS)
-    for (int ox = 0; ox < wo; ox += VL) {
-      vmask in_row[3][2];
+  for (int ox = 0; ox < wo; ox += VL) {
+    vf acc[DW_ROWS];
+    for (int o = 0; o < DW_ROWS; o++)
+      acc[o] = vset1 (bias);
+    /* unrolled (the bound is b.rows as a constant): the taps and
+     * accumulators stay in registers */
+#pragma GCC unroll 16
+    for (int r = 0; r < (DW_ROWS - 1) * s + 3; r++) {
+      const float *p = band + (size_t) r * b.w + s * ox;
+      vf tap[3];
+#pragma GCC unroll 3
       for (int kx = 0; kx < 3; kx++)
-        for (int j = 0; j < s; j++) {
-          int x0 = s * ox + kx - 1 + j * VL;
-          in_row[kx][j] = lanes_between (-x0, w - x0);
-        }
-      vf acc[DW_ROWS];
-      for (int o = 0; o < DW_ROWS; o++)
-        acc[o] = vset1 (bias);
-      /* unrolled: the taps and accumulators stay in registers */
+        tap[kx] = s == 1 ? vload (p + kx)
+            : veven (vload (p + kx), vload (p + kx + VL));
 #pragma GCC unroll 16
-      for (int r = 0; r < (DW_ROWS - 1) * s + 3; r++) {
-        int iy = oy0 * s - 1 + r;
-        if (iy < 0 || iy >= h)
-          continue;
-        const float *p = x + (size_t) iy * w + s * ox - 1;
-        /* this row of the next band: a band's rows are read a vector of
-         * columns at a time, too short a stream for the hardware
-         * prefetchers when the input is not in cache */
-        for (int j = 0; j < s && iy + DW_ROWS * s < h; j++)
-          _mm_prefetch ((const char *) (p + DW_ROWS * s * w + (s + j) * VL),
-              _MM_HINT_T0);
-        vf tap[3];
+      for (int o = 0; o < DW_ROWS; o++) {
+        int ky = r - o * s;
+        if (ky >= 0 && ky < 3)
 #pragma GCC unroll 3
-        for (int kx = 0; kx < 3; kx++)
-          tap[kx] = s == 1 ? vload_k (p + kx, in_row[kx][0])
-              : veven (vload_k (p + kx, in_row[kx][0]),
-              vload_k (p + kx + VL, in_row[kx][1]));
-#pragma GCC unroll 16
-        for (int o = 0; o < DW_ROWS; o++) {
-          int ky = r - o * s;
-          if (ky >= 0 && ky < 3)
-#pragma GCC unroll 3
-            for (int kx = 0; kx < 3; kx++)
-              acc[o] = vfma (k[ky * 3 + kx], tap[kx], acc[o]);
-        }
-      }
-      const vmask out = lanes_between (0, wo - ox);
-      for (int o = 0; o < DW_ROWS && oy0 + o < ho; o++) {
-        size_t at = (size_t) (oy0 + o) * wo + ox;
-        dw_store (y + at, acc[o], act, res ? res + at : NULL, out);
+          for (int kx = 0; kx < 3; kx++)
+            acc[o] = vfma (k[ky * 3 + kx], tap[kx], acc[o]);
       }
     }
+    const int n = wo - ox < VL ? wo - ox : VL;
+    for (int o = 0; o < rows; o++) {
+      size_t at = (size_t) o * wo + ox;
+      dw_store (y + at, acc[o], act, res ? res + at : NULL, n);
+    }
+  }
 }
 
 typedef struct {
   const rv_conv *cv;
   rv_tensor x, y;
   const rv_tensor *res;
+  float *scratch;
+  size_t slot_floats;
 } dw_job;
 
 static inline __attribute__ ((always_inline)) void
-dw3x3_channel (const dw_job *j, int c, rv_act act)
+dw3x3_channel (const dw_job *j, int c, float *band, rv_act act)
 {
   const rv_conv *cv = j->cv;
   const rv_tensor x = j->x, y = j->y;
-  const float *res = j->res ? j->res->d + c * j->res->cs : NULL;
+  const int s = cv->stride;
+  const dw_band b = dw_band_of (s, y.w);
   vf k[9];
   for (int i = 0; i < 9; i++)
     k[i] = vset1 (cv->w[c * 9 + i]);
-  if (cv->stride == 1)
-    dw3x3_rows (x.d + c * x.cs, x.h, x.w, k, cv->b[c], 1, act, res,
-        y.d + c * y.cs, y.h, y.w);
-  else
-    dw3x3_rows (x.d + c * x.cs, x.h, x.w, k, cv->b[c], 2, act, res,
-        y.d + c * y.cs, y.h, y.w);
+  for (int oy0 = 0; oy0 < y.h; oy0 += DW_ROWS) {
+    const int rows = y.h - oy0 < DW_ROWS ? y.h - oy0 : DW_ROWS;
+    const size_t at = c * y.cs + (size_t) oy0 * y.w;
+    const float *res = j->res ? j->res->d + c * j->res->cs
+        + (size_t) oy0 * y.w : NULL;
+    dw_band_fill (x.d + c * x.cs, x.h, x.w, s * oy0 - 1, b, band);
+    if (s == 1)
+      dw3x3_band (band, b, k, cv->b[c], 1, act, res, y.d + at, rows, y.w);
+    else
+      dw3x3_band (band, b, k, cv->b[c], 2, act, res, y.d + at, rows, y.w);
+  }
 }
 
 /* Channel c; one loop per activation, the switch in v_act stays out of it. */
@@ -887,21 +917,21 @@ static void
 dw3x3_item (void *arg, int c, int slot)
 {
   const dw_job *j = arg;
-  (void) slot;
+  float *band = j->scratch + j->slot_floats * slot;
   switch (j->cv->act) {
-    case RV_ACT_NONE: dw3x3_channel (j, c, RV_ACT_NONE); break;
-    case RV_ACT_SILU: dw3x3_channel (j, c, RV_ACT_SILU); break;
-    case RV_ACT_GELU: dw3x3_channel (j, c, RV_ACT_GELU); break;
-    case RV_ACT_RELU: dw3x3_channel (j, c, RV_ACT_RELU); break;
-    case RV_ACT_SIGMOID: dw3x3_channel (j, c, RV_ACT_SIGMOID); break;
+    case RV_ACT_NONE: dw3x3_channel (j, c, band, RV_ACT_NONE); break;
+    case RV_ACT_SILU: dw3x3_channel (j, c, band, RV_ACT_SILU); break;
+    case RV_ACT_GELU: dw3x3_channel (j, c, band, RV_ACT_GELU); break;
+    case RV_ACT_RELU: dw3x3_channel (j, c, band, RV_ACT_RELU); break;
+    case RV_ACT_SIGMOID: dw3x3_channel (j, c, band, RV_ACT_SIGMOID); break;
   }
 }
 
 static void
 conv_dw3x3 (const rv_conv *cv, rv_tensor x, rv_tensor y, const rv_tensor *res,
-    int nt)
+    float *scratch, int nt)
 {
-  dw_job j = { cv, x, y, res };
+  dw_job j = { cv, x, y, res, scratch, dw_scratch (cv, y.w, 1) };
   rv_pool_for (y.c, dw3x3_item, &j, nt);
 }
 
@@ -1093,7 +1123,7 @@ conv_scratch (const rv_conv *cv, int w_in, int h_out, int w_out, int nt)
 {
   (void) w_in;
   if (cv->groups != 1)
-    return 0;
+    return dw_scratch (cv, w_out, nt);
   if (uses_grid (cv))
     return grid_scratch (cv, h_out, w_out, nt);
   return ((conv_scratch_per_thread (cv, h_out, w_out, nt) + 15) & ~(size_t) 15) * nt;
@@ -1104,7 +1134,7 @@ conv2d (const rv_conv *cv, rv_tensor x, rv_tensor y, const rv_tensor *res,
     float *scratch, int nt)
 {
   if (cv->groups != 1)
-    conv_dw3x3 (cv, x, y, res, nt);
+    conv_dw3x3 (cv, x, y, res, scratch, nt);
   else if (uses_grid (cv))
     conv_grid_gemm (cv, x, y, res, scratch, nt);
   else

@@ -353,7 +353,7 @@ attention_case (int heads, int kd, int hd, int h, int w, int nt)
   int n = h * w, c = heads * hd, rows = heads * (2 * kd + hd);
   float *qkv = rand_buf ((size_t) rows * n, -1.5f, 1.5f);
   float *pw = rand_buf ((size_t) c * 9, -0.3f, 0.3f), *pb = rand_buf (c, -0.2f, 0.2f);
-  float *y = malloc ((size_t) c * n * sizeof *y), *scores = malloc ((size_t) n * n * sizeof *scores);
+  float *y = malloc ((size_t) c * n * sizeof *y), *scratch;
   double *ref = calloc ((size_t) c * n, sizeof *ref), *a = malloc ((size_t) n * sizeof *a);
   for (int hh = 0; hh < heads; hh++) {
     const float *q = qkv + (size_t) hh * (2 * kd + hd) * n, *k = q + (size_t) kd * n,
@@ -393,13 +393,14 @@ attention_case (int heads, int kd, int hd, int h, int w, int nt)
   }
   rv_psa p = { .heads = heads, .key_dim = kd, .head_dim = hd,
     .pe = { c, c, 3, 1, c, RV_ACT_NONE, pw, pb } };
+  scratch = malloc (rv_attention_scratch (kern, &p, h, w, nt) * sizeof *scratch);
   rv_attention (kern, &p, (rv_tensor) { qkv, rows, h, w, (size_t) n, 0, 0 },
-      (rv_tensor) { y, c, h, w, (size_t) n, 0, 0 }, scores, nt);
+      (rv_tensor) { y, c, h, w, (size_t) n, 0, 0 }, scratch, nt);
   char what[128];
   snprintf (what, sizeof what, "%s attention heads %d kd %d hd %d %dx%d threads %d",
       kern->name, heads, kd, hd, h, w, nt);
   check (what, y, (size_t) n, ref, c, (size_t) n, 2e-5);
-  free (qkv), free (pw), free (pb), free (y), free (scores), free (ref), free (a);
+  free (qkv), free (pw), free (pb), free (y), free (scratch), free (ref), free (a);
 }
 
 static void
