@@ -366,23 +366,22 @@ pack_rows (const float *x, size_t xs, int K, int n0, int n, float *bp)
   }
 }
 
-/* dst[i] = src[s i] for i < n, n <= NR, by vectors with masked ends; s is
- * 1 or 2 (the strides of the spec's convs). */
+/* dst[i] = src[s i] for i < n; s is 1 or 2 (the strides of the spec's
+ * convs). */
 static inline void
 copy_strided (float *dst, const float *src, int s, int n)
 {
-  for (int i = 0; i < n; i += VL) {
-    int m = n - i < VL ? n - i : VL;
-    if (s == 1) {
-      store_n (dst + i, load_n (src + i, m), m);
-    } else {
-      /* the 2 m - 1 floats src[2 i .. 2 (i + m - 1)] */
-      const float *q = src + 2 * i;
-      int lo = 2 * m - 1 < VL ? 2 * m - 1 : VL, hi = 2 * m - 1 - lo;
-      store_n (dst + i, veven (load_n (q, lo), hi > 0 ? load_n (q + VL, hi)
-              : vset1 (0.0f)), m);
-    }
+  if (s == 1) {
+    memcpy (dst, src, (size_t) n * sizeof *dst);
+    return;
   }
+  /* whole vectors while both loads stay within src[0 .. 2 (n - 1)] (masked
+   * loads are slow on some cores), then one at a time */
+  int i = 0;
+  for (; 2 * (i + VL) - 1 <= 2 * (n - 1); i += VL)
+    vstore (dst + i, veven (vload (src + 2 * i), vload (src + 2 * i + VL)));
+  for (; i < n; i++)
+    dst[i] = src[2 * i];
 }
 
 /* The next tap after (ci, ky, kx), in the order of the weights. */
