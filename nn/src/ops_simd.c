@@ -43,7 +43,8 @@
       _mm256_setr_epi32 (0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32 (l)))
 #endif
 #define NR (NV * VL)
-#define K_BLOCK 128                /* products summed apart, then added */
+#define K_BLOCK 512                /* products summed apart, then added: each
+                                   block boundary costs a few % (Zen 1) */
 #define CHUNK_BYTES (256 << 10)   /* packed B per thread: about a quarter of L2 */
 #define GRID_BAND_BYTES (1 << 20) /* input planes per thread: about L2 */
 
