@@ -489,7 +489,7 @@ attn_output_item (void *arg, int item, int slot)
 static size_t
 attention_scores_floats (int n)
 {
-  return ((size_t) n * n + 15) & ~(size_t) 15;
+  return rv_line_floats ((size_t) n * n);
 }
 
 size_t

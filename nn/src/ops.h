@@ -84,6 +84,14 @@ typedef void (*rv_s8_conv_hook) (const rv_s8_kernels *s8, const rv_conv *cv,
     rv_tensor x, rv_tensor y);
 extern rv_s8_conv_hook rv_s8_conv_observer;
 
+/* n floats rounded up to whole 64-byte lines: the parts of a scratch
+ * buffer (per pool slot, per purpose) each start on a line of their own. */
+static inline size_t
+rv_line_floats (size_t n)
+{
+  return (n + 15) & ~(size_t) 15;
+}
+
 /* A dense conv's weights as its kernels read them. */
 typedef enum {
   RV_FORMAT_BF16,             /* rv_bf16_weights: rows of pairs */

@@ -509,7 +509,7 @@ conv_gemm (const rv_conv *cv, rv_tensor x, rv_tensor y, const rv_tensor *res,
   const int N = y.h * y.w, nc = chunk_cols (panel_words (cv), N, nt);
   const int chunks = (N + nc - 1) / nc, parts = channel_parts (cv, chunks, nt);
   gemm_job j = { cv, x, y, res, scratch,
-    (conv_scratch_per_thread (cv, y.h, y.w, nt) + 15) & ~(size_t) 15, N, nc,
+    rv_line_floats (conv_scratch_per_thread (cv, y.h, y.w, nt)), N, nc,
     parts };
   rv_pool_for (chunks * parts, conv_gemm_item, &j, nt);
 }
@@ -550,7 +550,7 @@ grid_of (const rv_conv *cv, int h_out, int w_out, int nt)
   int fair = (h_out + 4 * nt - 1) / (4 * nt);
   g.band = (int) (GRID_BAND_BYTES / row) - d;
   g.band = g.band > fair ? fair : g.band < 1 ? 1 : g.band;
-  g.plane = ((size_t) (g.band + d) * g.wg + NR + d + 15) & ~(size_t) 15;
+  g.plane = rv_line_floats ((size_t) (g.band + d) * g.wg + NR + d);
   return g;
 }
 
@@ -559,13 +559,13 @@ grid_of (const rv_conv *cv, int h_out, int w_out, int nt)
 static size_t
 grid_offsets_floats (const conv_grid *g)
 {
-  return ((size_t) g->taps + 15) & ~(size_t) 15;
+  return rv_line_floats ((size_t) g->taps);
 }
 
 static size_t
 grid_slot_floats (const conv_grid *g)
 {
-  return g->plane * g->planes + (((size_t) g->wg + 15) & ~(size_t) 15);
+  return g->plane * g->planes + rv_line_floats ((size_t) g->wg);
 }
 
 static size_t
@@ -750,7 +750,7 @@ ffn (const rv_conv *c0, const rv_conv *c1, rv_tensor x, rv_tensor y,
   const int N = x.h * x.w;
   const int nc = chunk_cols (panel_words (c0) + hidden_words (c0), N, nt);
   ffn_job j = { c0, c1, x, y, scratch,
-    (ffn_scratch_per_thread (c0, N, nt) + 15) & ~(size_t) 15, N, nc };
+    rv_line_floats (ffn_scratch_per_thread (c0, N, nt)), N, nc };
   rv_pool_for ((N + nc - 1) / nc, ffn_item, &j, nt);
 }
 
@@ -797,6 +797,8 @@ lanes_between (int lo, int hi)
  * vector sums its nine taps in order, a chain of dependent FMAs, so it takes
  * several chains to fill the FMA units. */
 #define DW_ROWS 4
+/* input rows a band of DW_ROWS outputs reads at stride s */
+#define DW_BAND_ROWS(s) ((DW_ROWS - 1) * (s) + 3)
 
 /* A band of DW_ROWS output rows reads its input rows from a copy with the
  * padding made real (zeros), wide enough that every vector of outputs, the
@@ -813,14 +815,14 @@ static dw_band
 dw_band_of (int s, int w_out)
 {
   int wv = (w_out + VL - 1) / VL * VL;
-  return (dw_band) { (DW_ROWS - 1) * s + 3, s * wv + 2 };
+  return (dw_band) { DW_BAND_ROWS (s), s * wv + 2 };
 }
 
 static size_t
 dw_scratch (const rv_conv *cv, int w_out, int nt)
 {
   dw_band b = dw_band_of (cv->stride, w_out);
-  return (((size_t) b.rows * b.w + 15) & ~(size_t) 15) * nt;
+  return rv_line_floats ((size_t) b.rows * b.w) * nt;
 }
 
 static void
@@ -859,10 +861,10 @@ dw3x3_band (const float *band, dw_band b, const vf k[9], float bias, int s,
     vf acc[DW_ROWS];
     for (int o = 0; o < DW_ROWS; o++)
       acc[o] = vset1 (bias);
-    /* unrolled (the bound is b.rows as a constant): the taps and
-     * accumulators stay in registers */
+    /* unrolled (b.rows, written as a constant): the taps and accumulators
+     * stay in registers */
 #pragma GCC unroll 16
-    for (int r = 0; r < (DW_ROWS - 1) * s + 3; r++) {
+    for (int r = 0; r < DW_BAND_ROWS (s); r++) {
       const float *p = band + (size_t) r * b.w + s * ox;
       vf tap[3];
 #pragma GCC unroll 3
@@ -1131,7 +1133,7 @@ conv_scratch (const rv_conv *cv, int w_in, int h_out, int w_out, int nt)
     return dw_scratch (cv, w_out, nt);
   if (uses_grid (cv))
     return grid_scratch (cv, h_out, w_out, nt);
-  return ((conv_scratch_per_thread (cv, h_out, w_out, nt) + 15) & ~(size_t) 15) * nt;
+  return rv_line_floats (conv_scratch_per_thread (cv, h_out, w_out, nt)) * nt;
 }
 
 static void
@@ -1149,7 +1151,7 @@ conv2d (const rv_conv *cv, rv_tensor x, rv_tensor y, const rv_tensor *res,
 static size_t
 ffn_scratch (const rv_conv *c0, int n, int nt)
 {
-  return ((ffn_scratch_per_thread (c0, n, nt) + 15) & ~(size_t) 15) * nt;
+  return rv_line_floats (ffn_scratch_per_thread (c0, n, nt)) * nt;
 }
 
 #if HAVE_BF16
