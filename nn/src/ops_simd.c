@@ -31,6 +31,8 @@
 /* the even lanes of a then b: p[0], p[2], ... p[2 VL - 2] from two loads */
 #define veven(a, b) _mm512_permutex2var_ps (a, _mm512_setr_epi32 (0, 2, 4, 6, 8, \
       10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30), b)
+#define vodd(a, b) _mm512_permutex2var_ps (a, _mm512_setr_epi32 (1, 3, 5, 7, 9, \
+      11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31), b)
 /* lanes l .. VL - 1 of v moved down to 0 .. VL - 1 - l (the rest undefined) */
 #define vdown(v, l) _mm512_permutexvar_ps (_mm512_add_epi32 (_mm512_setr_epi32 ( \
       0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32 (l)), v)
@@ -39,6 +41,8 @@
 #define NV 2
 #define veven(a, b) _mm256_castpd_ps (_mm256_permute4x64_pd (_mm256_castps_pd ( \
       _mm256_shuffle_ps (a, b, _MM_SHUFFLE (2, 0, 2, 0))), _MM_SHUFFLE (3, 1, 2, 0)))
+#define vodd(a, b) _mm256_castpd_ps (_mm256_permute4x64_pd (_mm256_castps_pd ( \
+      _mm256_shuffle_ps (a, b, _MM_SHUFFLE (3, 1, 3, 1))), _MM_SHUFFLE (3, 1, 2, 0)))
 #define vdown(v, l) _mm256_permutevar8x32_ps (v, _mm256_add_epi32 ( \
       _mm256_setr_epi32 (0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32 (l)))
 #endif
@@ -622,6 +626,42 @@ grid_plane (const rv_conv *cv, rv_tensor x, const conv_grid *g, int item,
   memset (dst, 0, (g->plane - (size_t) rows * wg) * sizeof *dst);
 }
 
+/* The two planes (c, a, 0) and (c, a, 1) = item, item + 1 of a 3x3 stride-2
+ * conv, rows [i0, i0 + rows), in one pass over each input row: a pair of
+ * loads gives a vector of each phase (grid_plane would read the row once
+ * per phase, half of each load unused). Plane b holds input column 2 j + b
+ * - 1: the odd columns from j = 1 on, the even ones from 0. */
+static void
+grid_planes_s2 (rv_tensor x, const conv_grid *g, int item, int i0, int rows,
+    float *dst0, float *dst1)
+{
+  const int c = item / 4, a = item / 2 % 2, wg = g->wg, w = x.w;
+  for (int i = i0; i < i0 + rows; i++, dst0 += wg, dst1 += wg) {
+    const int iy = 2 * i + a - 1;
+    int m = 0, ne = 0, no = 0;
+    if (c < x.c && iy >= 0 && iy < x.h) {
+      const float *src = x.d + c * x.cs + (size_t) iy * w;
+      for (; 2 * (m + VL) <= w; m += VL) {
+        const vf v0 = vload (src + 2 * m), v1 = vload (src + 2 * m + VL);
+        vstore (dst1 + m, veven (v0, v1));
+        vstore (dst0 + 1 + m, vodd (v0, v1));
+      }
+      for (; 2 * m + 1 < w; m++) {
+        dst1[m] = src[2 * m];
+        dst0[1 + m] = src[2 * m + 1];
+      }
+      ne = (w + 1) / 2, no = w / 2;
+      if (ne > m)
+        dst1[m] = src[2 * m];
+    }
+    dst0[0] = 0.0f;
+    memset (dst0 + 1 + no, 0, (size_t) (wg - 1 - no) * sizeof *dst0);
+    memset (dst1 + ne, 0, (size_t) (wg - ne) * sizeof *dst1);
+  }
+  memset (dst0, 0, (g->plane - (size_t) rows * wg) * sizeof *dst0);
+  memset (dst1, 0, (g->plane - (size_t) rows * wg) * sizeof *dst1);
+}
+
 /* Output channels [m0, m1) of the grid pixels [0, n) of planes, into the
  * rows of y (and res) from output pixel o0 on. */
 static void
@@ -676,9 +716,14 @@ grid_item (void *arg, int item, int slot)
   if (!part_channels (cv, item % j->parts, j->parts, &m0, &m1))
     return;
   float *bp = j->slots + grid_slot_floats (g) * slot;
-  for (int i = 0; i < g->planes; i++)
-    grid_plane (cv, j->x, g, i, oy0, rows + g->d, bp + g->plane * i,
-        bp + g->plane * g->planes);
+  if (cv->k == 3 && cv->stride == 2 && !rv_conv_bf16 (cv))
+    for (int i = 0; i < g->planes; i += 2)
+      grid_planes_s2 (j->x, g, i, oy0, rows + g->d, bp + g->plane * i,
+          bp + g->plane * (i + 1));
+  else
+    for (int i = 0; i < g->planes; i++)
+      grid_plane (cv, j->x, g, i, oy0, rows + g->d, bp + g->plane * i,
+          bp + g->plane * g->planes);
   grid_chunk (cv, g, bp, j->off, m0, m1, rows * g->wg, j->y, j->res,
       (size_t) oy0 * j->y.w);
 }
@@ -840,51 +885,83 @@ dw_band_fill (const float *x, int h, int w, int iy0, dw_band b, float *band)
   }
 }
 
-/* act (v) (+ res), the first n lanes stored to o */
+/* The DW_ROWS output rows from oy0 of one channel (rows of them stored, wo
+ * wide), stride s (a constant where inlined), from its band: the taps of
+ * output column ox are a load from band column s ox + kx on (at stride 2 the
+ * even lanes of two). Sums only: a function of its own with the nine
+ * weights, the accumulators and one tap in registers (16 on AVX2: any more
+ * and the weights go to the stack, each FMA loading one). */
 static inline __attribute__ ((always_inline)) void
-dw_store (float *o, vf v, rv_act act, const float *res, int n)
+dw3x3_band (const float *band, int band_w, const float *w9, float bias, int s,
+    float *y, int rows, int wo)
 {
-  v = v_act (v, act);
-  if (res)
-    v = v + load_n (res, n);
-  store_n (o, v, n);
-}
-
-/* The output rows oy0 .. of one channel, stride s (a constant where
- * inlined), from its band: the taps of output column ox are a load from
- * band column s ox + kx on (at stride 2 the even lanes of two). */
-static inline __attribute__ ((always_inline)) void
-dw3x3_band (const float *band, dw_band b, const vf k[9], float bias, int s,
-    rv_act act, const float *res, float *y, int rows, int wo)
-{
+  vf k[9];
+  for (int i = 0; i < 9; i++)
+    k[i] = vset1 (w9[i]);
   for (int ox = 0; ox < wo; ox += VL) {
     vf acc[DW_ROWS];
     for (int o = 0; o < DW_ROWS; o++)
       acc[o] = vset1 (bias);
-    /* unrolled (b.rows, written as a constant): the taps and accumulators
-     * stay in registers */
+    /* unrolled (the band's rows, written as a constant): everything stays
+     * in registers */
 #pragma GCC unroll 16
     for (int r = 0; r < DW_BAND_ROWS (s); r++) {
-      const float *p = band + (size_t) r * b.w + s * ox;
-      vf tap[3];
+      const float *p = band + (size_t) r * band_w + s * ox;
 #pragma GCC unroll 3
-      for (int kx = 0; kx < 3; kx++)
-        tap[kx] = s == 1 ? vload (p + kx)
+      for (int kx = 0; kx < 3; kx++) {
+        vf tap = s == 1 ? vload (p + kx)
             : veven (vload (p + kx), vload (p + kx + VL));
 #pragma GCC unroll 16
-      for (int o = 0; o < DW_ROWS; o++) {
-        int ky = r - o * s;
-        if (ky >= 0 && ky < 3)
-#pragma GCC unroll 3
-          for (int kx = 0; kx < 3; kx++)
-            acc[o] = vfma (k[ky * 3 + kx], tap[kx], acc[o]);
+        for (int o = 0; o < DW_ROWS; o++) {
+          int ky = r - o * s;
+          if (ky >= 0 && ky < 3)
+            acc[o] = vfma (k[ky * 3 + kx], tap, acc[o]);
+        }
       }
     }
     const int n = wo - ox < VL ? wo - ox : VL;
-    for (int o = 0; o < rows; o++) {
-      size_t at = (size_t) o * wo + ox;
-      dw_store (y + at, acc[o], act, res ? res + at : NULL, n);
+    for (int o = 0; o < rows; o++)
+      store_n (y + (size_t) o * wo + ox, acc[o], n);
+  }
+}
+
+static __attribute__ ((noinline)) void
+dw3x3_band_s1 (const float *band, int band_w, const float *w9, float bias,
+    float *y, int rows, int wo)
+{
+  dw3x3_band (band, band_w, w9, bias, 1, y, rows, wo);
+}
+
+static __attribute__ ((noinline)) void
+dw3x3_band_s2 (const float *band, int band_w, const float *w9, float bias,
+    float *y, int rows, int wo)
+{
+  dw3x3_band (band, band_w, w9, bias, 2, y, rows, wo);
+}
+
+/* y = act (y) (+ res) over n floats, ACT_GROUP vectors at a time (the
+ * activation chains side by side, as in the GEMM tile) */
+static void
+act_res_run (float *y, const float *res, int n, rv_act act)
+{
+  int i = 0;
+  for (; i + ACT_GROUP * VL <= n; i += ACT_GROUP * VL) {
+    vf v[ACT_GROUP];
+    for (int g = 0; g < ACT_GROUP; g++)
+      v[g] = vload (y + i + g * VL);
+    v_act_n (v, ACT_GROUP, act);
+    for (int g = 0; g < ACT_GROUP; g++) {
+      if (res)
+        v[g] = v[g] + vload (res + i + g * VL);
+      vstore (y + i + g * VL, v[g]);
     }
+  }
+  for (; i < n; i += VL) {
+    const int m = n - i < VL ? n - i : VL;
+    vf v = v_act (load_n (y + i, m), act);
+    if (res)
+      v = v + load_n (res + i, m);
+    store_n (y + i, v, m);
   }
 }
 
@@ -896,41 +973,26 @@ typedef struct {
   size_t slot_floats;
 } dw_job;
 
-static inline __attribute__ ((always_inline)) void
-dw3x3_channel (const dw_job *j, int c, float *band, rv_act act)
-{
-  const rv_conv *cv = j->cv;
-  const rv_tensor x = j->x, y = j->y;
-  const int s = cv->stride;
-  const dw_band b = dw_band_of (s, y.w);
-  vf k[9];
-  for (int i = 0; i < 9; i++)
-    k[i] = vset1 (cv->w[c * 9 + i]);
-  for (int oy0 = 0; oy0 < y.h; oy0 += DW_ROWS) {
-    const int rows = y.h - oy0 < DW_ROWS ? y.h - oy0 : DW_ROWS;
-    const size_t at = c * y.cs + (size_t) oy0 * y.w;
-    const float *res = j->res ? j->res->d + c * j->res->cs
-        + (size_t) oy0 * y.w : NULL;
-    dw_band_fill (x.d + c * x.cs, x.h, x.w, s * oy0 - 1, b, band);
-    if (s == 1)
-      dw3x3_band (band, b, k, cv->b[c], 1, act, res, y.d + at, rows, y.w);
-    else
-      dw3x3_band (band, b, k, cv->b[c], 2, act, res, y.d + at, rows, y.w);
-  }
-}
-
-/* Channel c; one loop per activation, the switch in v_act stays out of it. */
+/* Channel c: band by band, the sums, then the activation and residual on
+ * the band's rows while they are in L1. */
 static void
 dw3x3_item (void *arg, int c, int slot)
 {
   const dw_job *j = arg;
+  const rv_conv *cv = j->cv;
+  const rv_tensor x = j->x, y = j->y;
+  const int s = cv->stride;
+  const dw_band b = dw_band_of (s, y.w);
   float *band = j->scratch + j->slot_floats * slot;
-  switch (j->cv->act) {
-    case RV_ACT_NONE: dw3x3_channel (j, c, band, RV_ACT_NONE); break;
-    case RV_ACT_SILU: dw3x3_channel (j, c, band, RV_ACT_SILU); break;
-    case RV_ACT_GELU: dw3x3_channel (j, c, band, RV_ACT_GELU); break;
-    case RV_ACT_RELU: dw3x3_channel (j, c, band, RV_ACT_RELU); break;
-    case RV_ACT_SIGMOID: dw3x3_channel (j, c, band, RV_ACT_SIGMOID); break;
+  for (int oy0 = 0; oy0 < y.h; oy0 += DW_ROWS) {
+    const int rows = y.h - oy0 < DW_ROWS ? y.h - oy0 : DW_ROWS;
+    float *out = y.d + c * y.cs + (size_t) oy0 * y.w;
+    dw_band_fill (x.d + c * x.cs, x.h, x.w, s * oy0 - 1, b, band);
+    (s == 1 ? dw3x3_band_s1 : dw3x3_band_s2) (band, b.w, cv->w + c * 9,
+        cv->b[c], out, rows, y.w);
+    if (cv->act != RV_ACT_NONE || j->res)
+      act_res_run (out, j->res ? j->res->d + c * j->res->cs
+          + (size_t) oy0 * y.w : NULL, rows * y.w, cv->act);
   }
 }
 
