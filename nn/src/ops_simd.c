@@ -845,22 +845,30 @@ lanes_between (int lo, int hi)
 /* input rows a band of DW_ROWS outputs reads at stride s */
 #define DW_BAND_ROWS(s) ((DW_ROWS - 1) * (s) + 3)
 
-/* A band of DW_ROWS output rows reads its input rows from a copy with the
- * padding made real (zeros), wide enough that every vector of outputs, the
- * last one of a row included, loads whole vectors: no masked loads (which
- * cost many times more than plain ones on some cores, AVX2 on Zen), no edge
- * cases. Row i of the band, input row s oy0 - 1 + i, is 0, its w floats,
- * then zeros to band_w (the last vector's taps reach column s wv + 1, wv
- * the output width in whole vectors). */
+/* A band of output rows (a multiple of DW_ROWS) reads its input rows from
+ * a copy with the padding made real (zeros), wide enough that every vector
+ * of outputs, the last one of a row included, loads whole vectors: no
+ * masked loads (which cost many times more than plain ones on some cores,
+ * AVX2 on Zen), no edge cases. Row i of the band, input row s oy0 - 1 + i,
+ * is 0, its w floats, then zeros to w (the last vector's taps reach column
+ * s wv + 1, wv the output width in whole vectors). As many output rows as
+ * fill about DW_BAND_BYTES: the copy is in L1 when the taps read it, and
+ * the rows that bands share (2 at stride 1) are copied less often; a
+ * 40 x 40 channel is one band. */
+#define DW_BAND_BYTES (16 << 10)
+
 typedef struct {
-  int rows, w;
+  int out_rows, rows, w;        /* output rows, input rows, floats a row */
 } dw_band;
 
 static dw_band
 dw_band_of (int s, int w_out)
 {
-  int wv = (w_out + VL - 1) / VL * VL;
-  return (dw_band) { DW_BAND_ROWS (s), s * wv + 2 };
+  const int wv = (w_out + VL - 1) / VL * VL, w = s * wv + 2;
+  int out = ((int) (DW_BAND_BYTES / sizeof (float)) / w - 3) / s + 1;
+  out = out / DW_ROWS * DW_ROWS;
+  out = out < DW_ROWS ? DW_ROWS : out;
+  return (dw_band) { out, s * (out - 1) + 3, w };
 }
 
 static size_t
@@ -870,10 +878,12 @@ dw_scratch (const rv_conv *cv, int w_out, int nt)
   return rv_line_floats ((size_t) b.rows * b.w) * nt;
 }
 
+/* the first n rows of a band */
 static void
-dw_band_fill (const float *x, int h, int w, int iy0, dw_band b, float *band)
+dw_band_fill (const float *x, int h, int w, int iy0, dw_band b, int n,
+    float *band)
 {
-  for (int i = 0; i < b.rows; i++, band += b.w) {
+  for (int i = 0; i < n; i++, band += b.w) {
     int iy = iy0 + i;
     if (iy < 0 || iy >= h) {
       memset (band, 0, sizeof (float) * b.w);
@@ -973,8 +983,8 @@ typedef struct {
   size_t slot_floats;
 } dw_job;
 
-/* Channel c: band by band, the sums, then the activation and residual on
- * the band's rows while they are in L1. */
+/* Channel c: band by band, DW_ROWS output rows at a time, the sums, then
+ * the activation and residual on the band's rows while they are in cache. */
 static void
 dw3x3_item (void *arg, int c, int slot)
 {
@@ -984,12 +994,16 @@ dw3x3_item (void *arg, int c, int slot)
   const int s = cv->stride;
   const dw_band b = dw_band_of (s, y.w);
   float *band = j->scratch + j->slot_floats * slot;
-  for (int oy0 = 0; oy0 < y.h; oy0 += DW_ROWS) {
-    const int rows = y.h - oy0 < DW_ROWS ? y.h - oy0 : DW_ROWS;
+  for (int oy0 = 0; oy0 < y.h; oy0 += b.out_rows) {
+    const int rows = y.h - oy0 < b.out_rows ? y.h - oy0 : b.out_rows;
     float *out = y.d + c * y.cs + (size_t) oy0 * y.w;
-    dw_band_fill (x.d + c * x.cs, x.h, x.w, s * oy0 - 1, b, band);
-    (s == 1 ? dw3x3_band_s1 : dw3x3_band_s2) (band, b.w, cv->w + c * 9,
-        cv->b[c], out, rows, y.w);
+    /* the input rows of the band's DW_ROWS-row steps */
+    const int in_rows = s * ((rows + DW_ROWS - 1) / DW_ROWS * DW_ROWS - 1) + 3;
+    dw_band_fill (x.d + c * x.cs, x.h, x.w, s * oy0 - 1, b, in_rows, band);
+    for (int o = 0; o < rows; o += DW_ROWS)
+      (s == 1 ? dw3x3_band_s1 : dw3x3_band_s2) (band + (size_t) s * o * b.w,
+          b.w, cv->w + c * 9, cv->b[c], out + (size_t) o * y.w,
+          rows - o < DW_ROWS ? rows - o : DW_ROWS, y.w);
     if (cv->act != RV_ACT_NONE || j->res)
       act_res_run (out, j->res ? j->res->d + c * j->res->cs
           + (size_t) oy0 * y.w : NULL, rows * y.w, cv->act);

@@ -482,6 +482,8 @@ table_cases (const rv_act *acts)
     conv_case (4, 4, 3, 1, 4, 1, 1, RV_ACT_NONE, 1, 0, t);         /* 1x1 image */
     conv_case (4, 4, 3, 2, 4, 1, 2, RV_ACT_NONE, 0, 0, t);
     conv_case (4, 4, 3, 2, 4, 2, 3, RV_ACT_NONE, 0, 0, t);
+    conv_case (2, 2, 3, 1, 2, 150, 203, RV_ACT_SILU, 1, 0, t);     /* several bands */
+    conv_case (2, 2, 3, 2, 2, 123, 330, RV_ACT_NONE, 1, 0, t);
     se_case (48, 16, 5, 7, t);
     se_case (24, 8, 9, 17, t);
     attention_case (2, 8, 16, 5, 6, t);
