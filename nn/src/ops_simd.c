@@ -638,21 +638,21 @@ grid_planes_s2 (rv_tensor x, const conv_grid *g, int item, int i0, int rows,
   const int c = item / 4, a = item / 2 % 2, wg = g->wg, w = x.w;
   for (int i = i0; i < i0 + rows; i++, dst0 += wg, dst1 += wg) {
     const int iy = 2 * i + a - 1;
-    int m = 0, ne = 0, no = 0;
+    int ne = 0, no = 0;         /* the even and odd columns copied */
     if (c < x.c && iy >= 0 && iy < x.h) {
       const float *src = x.d + c * x.cs + (size_t) iy * w;
+      int m = 0;
       for (; 2 * (m + VL) <= w; m += VL) {
         const vf v0 = vload (src + 2 * m), v1 = vload (src + 2 * m + VL);
         vstore (dst1 + m, veven (v0, v1));
         vstore (dst0 + 1 + m, vodd (v0, v1));
       }
-      for (; 2 * m + 1 < w; m++) {
+      for (; 2 * m < w; m++) {
         dst1[m] = src[2 * m];
-        dst0[1 + m] = src[2 * m + 1];
+        if (2 * m + 1 < w)
+          dst0[1 + m] = src[2 * m + 1];
       }
       ne = (w + 1) / 2, no = w / 2;
-      if (ne > m)
-        dst1[m] = src[2 * m];
     }
     dst0[0] = 0.0f;
     memset (dst0 + 1 + no, 0, (size_t) (wg - 1 - no) * sizeof *dst0);
@@ -842,16 +842,19 @@ lanes_between (int lo, int hi)
  * vector sums its nine taps in order, a chain of dependent FMAs, so it takes
  * several chains to fill the FMA units. */
 #define DW_ROWS 4
-/* input rows a band of DW_ROWS outputs reads at stride s */
-#define DW_BAND_ROWS(s) ((DW_ROWS - 1) * (s) + 3)
+/* input rows that n output rows read at stride s */
+#define DW_IN_ROWS(n, s) (((n) - 1) * (s) + 3)
+/* those of DW_ROWS output rows */
+#define DW_BAND_ROWS(s) DW_IN_ROWS (DW_ROWS, s)
 
 /* A band of output rows (a multiple of DW_ROWS) reads its input rows from
  * a copy with the padding made real (zeros), wide enough that every vector
  * of outputs, the last one of a row included, loads whole vectors: no
  * masked loads (which cost many times more than plain ones on some cores,
  * AVX2 on Zen), no edge cases. Row i of the band, input row s oy0 - 1 + i,
- * is 0, its w floats, then zeros to w (the last vector's taps reach column
- * s wv + 1, wv the output width in whole vectors). As many output rows as
+ * is 0, the input row's floats, then zeros to the band's width (the last
+ * vector's taps reach column s wv + 1, wv the output width in whole
+ * vectors). As many output rows as
  * fill about DW_BAND_BYTES: the copy is in L1 when the taps read it, and
  * the rows that bands share (2 at stride 1) are copied less often; a
  * 40 x 40 channel is one band. */
@@ -868,7 +871,7 @@ dw_band_of (int s, int w_out)
   int out = ((int) (DW_BAND_BYTES / sizeof (float)) / w - 3) / s + 1;
   out = out / DW_ROWS * DW_ROWS;
   out = out < DW_ROWS ? DW_ROWS : out;
-  return (dw_band) { out, s * (out - 1) + 3, w };
+  return (dw_band) { out, DW_IN_ROWS (out, s), w };
 }
 
 static size_t
@@ -998,7 +1001,7 @@ dw3x3_item (void *arg, int c, int slot)
     const int rows = y.h - oy0 < b.out_rows ? y.h - oy0 : b.out_rows;
     float *out = y.d + c * y.cs + (size_t) oy0 * y.w;
     /* the input rows of the band's DW_ROWS-row steps */
-    const int in_rows = s * ((rows + DW_ROWS - 1) / DW_ROWS * DW_ROWS - 1) + 3;
+    const int in_rows = DW_IN_ROWS ((rows + DW_ROWS - 1) / DW_ROWS * DW_ROWS, s);
     dw_band_fill (x.d + c * x.cs, x.h, x.w, s * oy0 - 1, b, in_rows, band);
     for (int o = 0; o < rows; o += DW_ROWS)
       (s == 1 ? dw3x3_band_s1 : dw3x3_band_s2) (band + (size_t) s * o * b.w,
