@@ -9,11 +9,12 @@
  * slice in place.
  *
  * In BF16 and INT8 precision the context holds the dense convs' weights
- * packed in that format (rv_packed), listed in the order the forward pass
- * visits those convs (the same deterministic order the arena relies on);
- * each conv runs on a copy of its rv_conv pointing at its block. An int8
- * conv quantizes its whole input tensor, so the residual FFN's hidden
- * tensor is materialized in INT8 rather than fused. */
+ * packed in that format (rv_packed), and in F32 the 3x3 stride-1 ones in
+ * Winograd form where its kernel table runs that; listed in the order the
+ * forward pass visits those convs (the same deterministic order the arena
+ * relies on); each conv runs on a copy of its rv_conv pointing at its
+ * block. An int8 conv quantizes its whole input tensor, so the residual
+ * FFN's hidden tensor is materialized in INT8 rather than fused. */
 #include "error.h"
 #include "model.h"
 #include "ops.h"
@@ -59,7 +60,7 @@ struct rv_ctx {
   rv_precision precision;     /* effective */
   const rv_kernels *kn;       /* chosen at init */
   const rv_s8_kernels *s8;    /* INT8 */
-  rv_packed *packed;          /* BF16, INT8: per dense conv */
+  rv_packed *packed;          /* per dense conv, or NULL: all f32 */
   int n_packed;
 };
 
@@ -448,6 +449,46 @@ free_packed (rv_packed *packed, int n)
   free (packed);
 }
 
+/* Every dense conv's weights packed in format, in visit order. */
+static rv_status
+make_packed (const rv_ctx *ctx, rv_format format, rv_packed **out, int *n_out,
+    char *err, size_t err_size)
+{
+  rv_graph g = { .m = ctx->model, .in_w = 32, .in_h = 32, .nt = 1,
+    .kn = ctx->kn };
+  forward (&g);                 /* counts them */
+  const int n = g.n_dense;
+  const rv_conv **convs = malloc ((size_t) n * sizeof *convs);
+  rv_packed *packed = calloc ((size_t) n, sizeof *packed);
+  int done = 0;
+  if (convs && packed) {
+    g = (rv_graph) { .m = ctx->model, .in_w = 32, .in_h = 32, .nt = 1,
+      .kn = ctx->kn, .visit = convs };
+    forward (&g);
+    while (done < n && rv_packed_init (&packed[done], convs[done], format))
+      done++;
+  }
+  free (convs);
+  if (done < n) {
+    free_packed (packed, done);
+    return rv_error (err, err_size, RV_ERR_NOMEM, "precision %s: cannot "
+        "allocate the packed weights", format == RV_FORMAT_S8 ? "int8"
+        : format == RV_FORMAT_BF16 ? "bf16" : "f32");
+  }
+  *out = packed;
+  *n_out = n;
+  return RV_OK;
+}
+
+/* The format of the dense convs' weights in precision p on the context's
+ * kernel table; RV_FORMAT_F32: no blocks. */
+static rv_format
+precision_format (const rv_ctx *ctx, rv_precision p)
+{
+  return p == RV_PRECISION_INT8 ? RV_FORMAT_S8 : p == RV_PRECISION_BF16
+      ? RV_FORMAT_BF16 : ctx->kn->winograd ? RV_FORMAT_WINOGRAD : RV_FORMAT_F32;
+}
+
 rv_status
 rv_ctx_init (rv_model *model, int n_threads, rv_ctx **out, char *err,
     size_t err_size)
@@ -460,6 +501,13 @@ rv_ctx_init (rv_model *model, int n_threads, rv_ctx **out, char *err,
   ctx->model = rv_model_ref (model);
   ctx->kn = rv_kernels_active ();
   rv_ctx_set_threads (ctx, n_threads);
+  const rv_format format = precision_format (ctx, RV_PRECISION_F32);
+  rv_status st = format == RV_FORMAT_F32 ? RV_OK
+      : make_packed (ctx, format, &ctx->packed, &ctx->n_packed, err, err_size);
+  if (st) {
+    rv_ctx_free (ctx);
+    return st;
+  }
   *out = ctx;
   return RV_OK;
 }
@@ -493,36 +541,6 @@ rv_ctx_set_threads (rv_ctx *ctx, int n_threads)
   }
 }
 
-/* Every dense conv's weights packed in format, in visit order. */
-static rv_status
-make_packed (const rv_ctx *ctx, rv_format format, rv_packed **out, int *n_out,
-    char *err, size_t err_size)
-{
-  rv_graph g = { .m = ctx->model, .in_w = 32, .in_h = 32, .nt = 1,
-    .kn = ctx->kn };
-  forward (&g);                 /* counts them */
-  const int n = g.n_dense;
-  const rv_conv **convs = malloc ((size_t) n * sizeof *convs);
-  rv_packed *packed = calloc ((size_t) n, sizeof *packed);
-  int done = 0;
-  if (convs && packed) {
-    g = (rv_graph) { .m = ctx->model, .in_w = 32, .in_h = 32, .nt = 1,
-      .kn = ctx->kn, .visit = convs };
-    forward (&g);
-    while (done < n && rv_packed_init (&packed[done], convs[done], format))
-      done++;
-  }
-  free (convs);
-  if (done < n) {
-    free_packed (packed, done);
-    return rv_error (err, err_size, RV_ERR_NOMEM, "precision %s: cannot "
-        "allocate the packed weights", format == RV_FORMAT_S8 ? "int8" : "bf16");
-  }
-  *out = packed;
-  *n_out = n;
-  return RV_OK;
-}
-
 rv_status
 rv_ctx_set_precision (rv_ctx *ctx, rv_precision precision, char *err,
     size_t err_size)
@@ -545,10 +563,9 @@ rv_ctx_set_precision (rv_ctx *ctx, rv_precision precision, char *err,
   ctx->packed = NULL;
   ctx->n_packed = 0;
   ctx->s8 = s8;
-  rv_status st = RV_OK;
-  if (precision != RV_PRECISION_F32)
-    st = make_packed (ctx, precision == RV_PRECISION_INT8 ? RV_FORMAT_S8
-        : RV_FORMAT_BF16, &ctx->packed, &ctx->n_packed, err, err_size);
+  const rv_format format = precision_format (ctx, precision);
+  rv_status st = format == RV_FORMAT_F32 ? RV_OK
+      : make_packed (ctx, format, &ctx->packed, &ctx->n_packed, err, err_size);
   if (!st && ctx->arena) {      /* the kernels' scratch depends on it */
     int w = ctx->in_w;
     ctx->in_w = 0;

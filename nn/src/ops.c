@@ -290,26 +290,71 @@ rv_bf16_weights (const rv_conv *cv, uint16_t *dst)
                       + c + i) * kk + t]) : 0;
 }
 
+void
+rv_winograd_weights (const rv_conv *cv, float *dst)
+{
+  static const double G[4][3] = { {1, 0, 0}, {0.5, 0.5, 0.5},
+  {0.5, -0.5, 0.5}, {0, 0, 1}
+  };
+  for (int m = 0; m < cv->cout; m++)
+    for (int c = 0; c < cv->cin; c++) {
+      const float *g = cv->w + ((size_t) m * cv->cin + c) * 9;
+      double gg[4][3];          /* G g */
+      for (int i = 0; i < 4; i++)
+        for (int x = 0; x < 3; x++)
+          gg[i][x] = G[i][0] * g[x] + G[i][1] * g[3 + x] + G[i][2] * g[6 + x];
+      for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++)
+          dst[((size_t) (4 * i + j) * cv->cout + m) * cv->cin + c] =
+              (float) (gg[i][0] * G[j][0] + gg[i][1] * G[j][1]
+              + gg[i][2] * G[j][2]);
+    }
+}
+
 bool
 rv_packed_init (rv_packed *p, const rv_conv *cv, rv_format format)
 {
   p->format = format;
-  if (format == RV_FORMAT_S8)
-    return rv_s8_weights_init (&p->s8, cv->w, cv->cout,
-        cv->cin * cv->k * cv->k);
-  p->bf16 = malloc (rv_bf16_weights_size (cv) * sizeof *p->bf16);
-  if (p->bf16)
-    rv_bf16_weights (cv, p->bf16);
-  return p->bf16 != NULL;
+  switch (format) {
+    case RV_FORMAT_S8:
+      return rv_s8_weights_init (&p->s8, cv->w, cv->cout,
+          cv->cin * cv->k * cv->k);
+    case RV_FORMAT_BF16:
+      p->bf16 = malloc (rv_bf16_weights_size (cv) * sizeof *p->bf16);
+      if (p->bf16)
+        rv_bf16_weights (cv, p->bf16);
+      return p->bf16 != NULL;
+    case RV_FORMAT_WINOGRAD:
+      if (!rv_winograd_fits (cv))
+        break;
+      p->winograd = malloc ((size_t) 16 * cv->cout * cv->cin
+          * sizeof *p->winograd);
+      if (p->winograd)
+        rv_winograd_weights (cv, p->winograd);
+      return p->winograd != NULL;
+    case RV_FORMAT_F32:
+      break;
+  }
+  p->format = RV_FORMAT_F32;
+  return true;
 }
 
 void
 rv_packed_clear (rv_packed *p)
 {
-  if (p->format == RV_FORMAT_S8)
-    rv_s8_weights_clear (&p->s8);
-  else
-    free (p->bf16);
+  switch (p->format) {
+    case RV_FORMAT_S8:
+      rv_s8_weights_clear (&p->s8);
+      break;
+    case RV_FORMAT_BF16:
+      free (p->bf16);
+      break;
+    case RV_FORMAT_WINOGRAD:
+      free (p->winograd);
+      break;
+    case RV_FORMAT_F32:
+      break;
+  }
 }
 
 void

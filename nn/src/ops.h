@@ -2,7 +2,8 @@
  * one function; nt is the most threads its loops take from the pool
  * (pool.h), and the number of slots of per-thread scratch. The dense convs'
  * weights are read from rv_conv.w in f32, else from a packed block with a
- * format (rv_packed: bf16, int8) owned by the context. The convolutions go through a table of kernels
+ * format (rv_packed: bf16, int8, and f32 Winograd for the 3x3 stride-1
+ * convs where the table runs it) owned by the context. The convolutions go through a table of kernels
  * chosen once for this CPU (ops.c: portable C + OpenBLAS; ops_simd.c:
  * AVX-512 with BF16, AVX-512, AVX2), and the int8 ones through the
  * micro-kernels of gemm_s8.h (rv_s8_conv2d); the context keeps the tables it
@@ -35,6 +36,8 @@ typedef struct {
   const char *name;
   /* conv2d and ffn run convs packed in RV_FORMAT_BF16 (AVX512-BF16) */
   bool bf16;
+  /* conv2d runs f32 convs packed in RV_FORMAT_WINOGRAD */
+  bool winograd;
   /* Floats of scratch conv2d needs for an input of width w_in. */
   size_t (*conv_scratch) (const rv_conv *cv, int w_in, int h_out, int w_out,
       int nt);
@@ -94,8 +97,10 @@ rv_line_floats (size_t n)
 
 /* A dense conv's weights as its kernels read them. */
 typedef enum {
+  RV_FORMAT_F32,              /* rv_conv.w itself, no block */
   RV_FORMAT_BF16,             /* rv_bf16_weights: rows of pairs */
-  RV_FORMAT_S8                /* symmetric int8 per output channel */
+  RV_FORMAT_S8,               /* symmetric int8 per output channel */
+  RV_FORMAT_WINOGRAD          /* 3x3 stride 1: rv_winograd_weights */
 } rv_format;
 
 struct rv_packed {
@@ -103,12 +108,37 @@ struct rv_packed {
   union {
     uint16_t *bf16;
     rv_s8_weights s8;
+    float *winograd;
   };
 };
 
-/* Packs cv's weights in format, or returns false (out of memory). */
+/* Packs cv's weights in format, or returns false (out of memory). A conv
+ * that RV_FORMAT_WINOGRAD does not fit (rv_winograd_fits) stays
+ * RV_FORMAT_F32. */
 bool rv_packed_init (rv_packed *p, const rv_conv *cv, rv_format format);
 void rv_packed_clear (rv_packed *p);
+
+/* Winograd F(2x2, 3x3) (Lavin and Gray, 2016): each 2x2 output tile is
+ * A^T [sum over input channels of U (.) V] A, with U = G g G^T the 4x4
+ * transform of a 3x3 filter and V = B^T d B that of the tile's 4x4 input
+ * window d: 16 products per tile and channel pair instead of 36. The f32
+ * weights U of cv: for each of the 16 positions xi = 4 i + j, a cout x cin
+ * matrix, 16 cout cin floats. */
+static inline bool
+rv_winograd_fits (const rv_conv *cv)
+{
+  return cv->k == 3 && cv->stride == 1 && cv->groups == 1;
+}
+void rv_winograd_weights (const rv_conv *cv, float *dst);
+
+/* cv's Winograd weights, or NULL when it runs on rv_conv.w or another
+ * format. */
+static inline const float *
+rv_conv_winograd (const rv_conv *cv)
+{
+  return cv->packed && cv->packed->format == RV_FORMAT_WINOGRAD
+      ? cv->packed->winograd : NULL;
+}
 
 /* cv's bf16 weights, or NULL when it runs in f32. */
 static inline const uint16_t *

@@ -747,6 +747,274 @@ conv_grid_gemm (const rv_conv *cv, rv_tensor x, rv_tensor y,
   rv_pool_for (bands * parts, grid_item, &j, nt);
 }
 
+/* ---- 3x3 stride-1 convs by Winograd F(2x2, 3x3) -------------------------- */
+
+/* The 16 products of each 2x2 output tile (ops.h) are 16 GEMMs, one per
+ * position xi of the 4x4 transforms: M_xi = U_xi (cout x cin) V_xi (cin x
+ * tiles), on the GEMM tile with 2.25 times fewer multiply-adds than the
+ * grid conv's K = 9 cin. A band of tile rows transforms its input, channel
+ * by channel from zero-padded rows, into V: packed panels of NR tiles (a
+ * row's tiles, then the next row's), each 16 x cin rows of NR, which stay
+ * in L2 while the GEMM tiles read them; a tile reads its panel in order,
+ * which the prefetchers follow (rows of the band's tiles a panel width
+ * apart ran at 60% of the tile's rate on Zen 1). The tile keeps
+ * the 16 sums of its MR channels x NR tiles, transforms them to the 2x2
+ * outputs, adds the bias (in the sums of xi = 5, whose weight in every
+ * output is 1), activates, and stores the outputs' two rows interleaved. */
+typedef struct {
+  int tw, th;                   /* tiles per row, per column */
+  int band;                     /* tile rows a band */
+  int panels;                   /* panels of V */
+  int wp;                       /* floats a padded input row */
+} wino_grid;
+
+static wino_grid
+wino_of (const rv_conv *cv, int h_out, int w_out, int nt)
+{
+  wino_grid g = { (w_out + 1) / 2, (h_out + 1) / 2, 0, 0, 0 };
+  const size_t row = (size_t) 16 * cv->cin * g.tw * sizeof (float);
+  /* a fair share for every thread, but panels of whole tile rows where
+   * rows are short (the last panel of a band is part empty) */
+  int fair = (g.th + 4 * nt - 1) / (4 * nt), least = (2 * NR + g.tw - 1) / g.tw;
+  g.band = (int) (GRID_BAND_BYTES / row);
+  if (g.band > (fair > least ? fair : least))
+    g.band = fair > least ? fair : least;
+  g.band = g.band < 1 ? 1 : g.band > g.th ? g.th : g.band;
+  g.panels = (g.band * g.tw + NR - 1) / NR;
+  g.wp = 2 * ((g.tw + VL - 1) / VL * VL) + 2;
+  return g;
+}
+
+/* floats from a panel's row xi cin + ci to row (xi + 1) cin + ci: a line
+ * more than cin rows of NR, so that the 16 stores of a tile's V do not all
+ * fall in one L1 set (with cin NR floats apart they did, and took most of
+ * the input transform's time on Zen 1) */
+static size_t
+wino_xi_stride (const rv_conv *cv)
+{
+  return (size_t) cv->cin * NR + 16;
+}
+
+/* floats a panel of V */
+static size_t
+wino_panel (const rv_conv *cv)
+{
+  return 16 * wino_xi_stride (cv);
+}
+
+/* The scratch: each slot's V and padded input rows. */
+static size_t
+wino_slot_floats (const rv_conv *cv, const wino_grid *g)
+{
+  return wino_panel (cv) * g->panels
+      + rv_line_floats ((size_t) (2 * g->band + 2) * g->wp);
+}
+
+static size_t
+wino_scratch (const rv_conv *cv, int h_out, int w_out, int nt)
+{
+  const wino_grid g = wino_of (cv, h_out, w_out, nt);
+  return wino_slot_floats (cv, &g) * nt;
+}
+
+/* Tiles [0, rows tw) of the band from tile row ty0 of channel ci into
+ * their rows xi cin + ci of the panels v: the input rows 2 ty0 - 1 ...
+ * padded by one zero column on the left and zeros on the right into pad,
+ * then V = B^T d B of each tile's window, VL tiles of a row at a time. */
+static void
+wino_input (const rv_conv *cv, rv_tensor x, const wino_grid *g, int ci,
+    int ty0, int rows, float *pad, float *v)
+{
+  const int wp = g->wp, tw = g->tw;
+  const size_t ps = wino_panel (cv), vs = wino_xi_stride (cv);
+  for (int i = 0; i < 2 * rows + 2; i++) {
+    float *dst = pad + (size_t) i * wp;
+    const int iy = 2 * ty0 - 1 + i;
+    memset (dst, 0, (size_t) wp * sizeof *dst);
+    if (iy >= 0 && iy < x.h)
+      memcpy (dst + 1, x.d + ci * x.cs + (size_t) iy * x.w,
+          (size_t) x.w * sizeof *dst);
+  }
+  for (int i = 0; i < rows; i++)
+    for (int tx = 0; tx < tw; tx += VL) {
+      /* w[r][j]: window row r times B, tiles tx ... in the lanes */
+      vf w[4][4];
+      for (int r = 0; r < 4; r++) {
+        const float *src = pad + (size_t) (2 * i + r) * wp + 2 * tx;
+        const vf a = vload (src), b = vload (src + VL),
+            c = vload (src + 2), d = vload (src + 2 + VL);
+        const vf d0 = veven (a, b), d1 = vodd (a, b), d2 = veven (c, d),
+            d3 = vodd (c, d);
+        w[r][0] = d0 - d2, w[r][1] = d1 + d2, w[r][2] = d2 - d1,
+            w[r][3] = d1 - d3;
+      }
+      vf t[16];
+      for (int j = 0; j < 4; j++) {
+        t[0 + j] = w[0][j] - w[2][j], t[4 + j] = w[1][j] + w[2][j];
+        t[8 + j] = w[2][j] - w[1][j], t[12 + j] = w[1][j] - w[3][j];
+      }
+      /* tiles q .. q + m - 1: lanes l ... of a panel, the last m - n of
+       * them at the start of the next */
+      const int q = i * tw + tx, m = tw - tx < VL ? tw - tx : VL,
+          l = q % NR, n = NR - l < m ? NR - l : m;
+      float *o = v + q / NR * ps + (size_t) ci * NR + l;
+      for (int xi = 0; xi < 16; xi++) {
+        store_n (o + xi * vs, t[xi], n);
+        if (n < m)
+          store_n (o + ps - l + xi * vs, vdown (t[xi], n), m - n);
+      }
+    }
+  const int n = rows * tw, last = n % NR;  /* the last panel's unused lanes */
+  for (int xi = 0; last && xi < 16; xi++)
+    memset (v + n / NR * ps + xi * vs + (size_t) ci * NR + last, 0,
+        (size_t) (NR - last) * sizeof *v);
+}
+
+/* The tiles of a panel: lanes [l, l + len) are tiles of one tile row, whose
+ * top-left outputs are (oy, ox) ... (oy, ox + 2 len - 2). */
+typedef struct {
+  int l, len, oy, ox;
+} wino_run;
+
+typedef struct {
+  int n;
+  wino_run run[NR];
+} wino_runs;
+
+static void
+runs_of_tiles (const wino_grid *g, int ty0, int t0, int n, wino_runs *wr)
+{
+  wr->n = 0;
+  for (int l = 0; l < n;) {
+    const int i = (t0 + l) / g->tw, tx = (t0 + l) % g->tw;
+    const int len = g->tw - tx < n - l ? g->tw - tx : n - l;
+    wr->run[wr->n++] = (wino_run) { l, len, 2 * (ty0 + i), 2 * tx };
+    l += len;
+  }
+}
+
+/* a0 b0 a1 b1 ... from the low halves of a and b, and from the high ones */
+#if defined(__AVX512F__)
+#define vzip_lo(a, b) _mm512_permutex2var_ps (a, _mm512_setr_epi32 (0, 16, 1, \
+      17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23), b)
+#define vzip_hi(a, b) _mm512_permutex2var_ps (a, _mm512_setr_epi32 (8, 24, 9, \
+      25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31), b)
+#else
+#define vzip_lo(a, b) _mm256_permute2f128_ps (_mm256_unpacklo_ps (a, b), \
+      _mm256_unpackhi_ps (a, b), 0x20)
+#define vzip_hi(a, b) _mm256_permute2f128_ps (_mm256_unpacklo_ps (a, b), \
+      _mm256_unpackhi_ps (a, b), 0x31)
+#endif
+
+/* Output channels mb ... mb + MR - 1 (< m1) of the tiles of the panel vp
+ * into y (and res). */
+static __attribute__ ((noinline, nonnull (1, 2, 5, 6))) void
+wino_tile (const rv_conv *cv, const float *u, int mb, int m1,
+    const float *vp, const wino_runs *wr, rv_tensor y, const rv_tensor *res)
+{
+  vf m[16][MR][NV], out[MR][4][NV];
+  rv_tile t;
+  for (int xi = 0; xi < 16; xi++) {
+    for (int r = 0; r < MR; r++) {
+      const int row = mb + r < m1 ? mb + r : m1 - 1;
+      t.a[r] = u + ((size_t) xi * cv->cout + row) * cv->cin;
+      t.bias[r] = xi == 5 ? cv->b[row] : 0.0f;
+    }
+    tile_sums (&t, cv->cin, vp + xi * wino_xi_stride (cv), NULL, m[xi]);
+  }
+  /* Y = A^T M A: rows s = M_0j + M_1j + M_2j, d = M_1j - M_2j - M_3j, then
+   * the same on the columns of each */
+  for (int r = 0; r < MR; r++)
+    for (int j = 0; j < NV; j++) {
+      vf s[4], d[4];
+      for (int c = 0; c < 4; c++) {
+        s[c] = m[c][r][j] + m[4 + c][r][j] + m[8 + c][r][j];
+        d[c] = m[4 + c][r][j] - m[8 + c][r][j] - m[12 + c][r][j];
+      }
+      out[r][0][j] = s[0] + s[1] + s[2], out[r][1][j] = s[1] - s[2] - s[3];
+      out[r][2][j] = d[0] + d[1] + d[2], out[r][3][j] = d[1] - d[2] - d[3];
+    }
+  _Static_assert (MR * 4 * NV % ACT_GROUP == 0, "outputs in whole groups");
+  if (cv->act != RV_ACT_NONE)
+    for (int g = 0; g < MR * 4 * NV; g += ACT_GROUP)
+      v_act_n (&out[0][0][0] + g, ACT_GROUP, cv->act);
+  for (int r = 0; r < MR && mb + r < m1; r++) {
+    float rows[2][2 * NR];      /* the two output rows of the tiles */
+    for (int dy = 0; dy < 2; dy++)
+      for (int j = 0; j < NV; j++) {
+        vstore (rows[dy] + 2 * j * VL, vzip_lo (out[r][2 * dy][j],
+                out[r][2 * dy + 1][j]));
+        vstore (rows[dy] + 2 * j * VL + VL, vzip_hi (out[r][2 * dy][j],
+                out[r][2 * dy + 1][j]));
+      }
+    for (int i = 0; i < wr->n; i++)
+      for (int dy = 0; dy < 2; dy++) {
+        const int oy = wr->run[i].oy + dy, ox = wr->run[i].ox;
+        if (oy >= y.h)
+          continue;
+        const int n = 2 * wr->run[i].len < y.w - ox ? 2 * wr->run[i].len
+            : y.w - ox;
+        const float *src = rows[dy] + 2 * wr->run[i].l;
+        const size_t o = (size_t) oy * y.w + ox;
+        float *dst = y.d + (size_t) (mb + r) * y.cs + o;
+        const float *rs = res ? res->d + (size_t) (mb + r) * res->cs + o : NULL;
+        for (int q = 0; q < n; q += VL) {
+          const int k = n - q < VL ? n - q : VL;
+          vf v = load_n (src + q, k);
+          if (rs)
+            v = v + load_n (rs + q, k);
+          store_n (dst + q, v, k);
+        }
+      }
+  }
+}
+
+typedef struct {
+  const rv_conv *cv;
+  rv_tensor x, y;
+  const rv_tensor *res;
+  wino_grid g;
+  float *slots;
+  int parts;
+} wino_job;
+
+/* Band item / parts, channel part item % parts. */
+static void
+wino_item (void *arg, int item, int slot)
+{
+  const wino_job *j = arg;
+  const rv_conv *cv = j->cv;
+  const wino_grid *g = &j->g;
+  const int ty0 = item / j->parts * g->band;
+  const int rows = g->th - ty0 < g->band ? g->th - ty0 : g->band;
+  int m0, m1;
+  if (!part_channels (cv, item % j->parts, j->parts, &m0, &m1))
+    return;
+  float *v = j->slots + wino_slot_floats (cv, g) * slot,
+      *pad = v + wino_panel (cv) * g->panels;
+  for (int ci = 0; ci < cv->cin; ci++)
+    wino_input (cv, j->x, g, ci, ty0, rows, pad, v);
+  const int n = rows * g->tw;
+  for (int p = 0; p < n; p += NR) {
+    wino_runs wr;
+    runs_of_tiles (g, ty0, p, n - p < NR ? n - p : NR, &wr);
+    for (int mb = m0; mb < m1; mb += MR)
+      wino_tile (cv, rv_conv_winograd (cv), mb, m1,
+          v + p / NR * wino_panel (cv), &wr, j->y, j->res);
+  }
+}
+
+static void
+conv_winograd (const rv_conv *cv, rv_tensor x, rv_tensor y,
+    const rv_tensor *res, float *scratch, int nt)
+{
+  const wino_grid g = wino_of (cv, y.h, y.w, nt);
+  const int bands = (g.th + g.band - 1) / g.band;
+  const int parts = channel_parts (cv, bands, nt);
+  wino_job j = { cv, x, y, res, g, scratch, parts };
+  rv_pool_for (bands * parts, wino_item, &j, nt);
+}
+
 /* ---- residual FFN --------------------------------------------------------- */
 
 /* words per column of the packed hidden activation */
@@ -1210,6 +1478,8 @@ conv_scratch (const rv_conv *cv, int w_in, int h_out, int w_out, int nt)
   (void) w_in;
   if (cv->groups != 1)
     return dw_scratch (cv, w_out, nt);
+  if (rv_conv_winograd (cv))
+    return wino_scratch (cv, h_out, w_out, nt);
   if (uses_grid (cv))
     return grid_scratch (cv, h_out, w_out, nt);
   return rv_line_floats (conv_scratch_per_thread (cv, h_out, w_out, nt)) * nt;
@@ -1221,6 +1491,8 @@ conv2d (const rv_conv *cv, rv_tensor x, rv_tensor y, const rv_tensor *res,
 {
   if (cv->groups != 1)
     conv_dw3x3 (cv, x, y, res, scratch, nt);
+  else if (rv_conv_winograd (cv))
+    conv_winograd (cv, x, y, res, scratch, nt);
   else if (uses_grid (cv))
     conv_grid_gemm (cv, x, y, res, scratch, nt);
   else
@@ -1243,7 +1515,7 @@ const rv_kernels rv_kernels_avx512 = {
 const rv_kernels rv_kernels_avx2 = {
   .name = "avx2",
 #endif
-  .conv_scratch = conv_scratch, .conv2d = conv2d,
+  .winograd = true, .conv_scratch = conv_scratch, .conv2d = conv2d,
   .ffn_scratch = ffn_scratch, .ffn = ffn, .squeeze_excite = squeeze_excite,
   .dfl_row = dfl_row, .softmax_rows = softmax_rows,
   .maxpool5 = maxpool5,

@@ -36,16 +36,24 @@ bf16_copy (const float *x, size_t n)
   return y;
 }
 
+/* The weights of cv packed in format as the context would (NULL for
+ * RV_FORMAT_F32), set on cv. */
+static rv_packed *
+packed_in (rv_conv *cv, rv_format format)
+{
+  if (format == RV_FORMAT_F32)
+    return NULL;
+  rv_packed *p = malloc (sizeof *p);
+  rv_packed_init (p, cv, format);
+  cv->packed = p;
+  return p;
+}
+
 /* The bf16 weights the context would give cv; NULL unless bf16. */
 static rv_packed *
 packed_bf16 (rv_conv *cv)
 {
-  if (!bf16)
-    return NULL;
-  rv_packed *p = malloc (sizeof *p);
-  rv_packed_init (p, cv, RV_FORMAT_BF16);
-  cv->packed = p;
-  return p;
+  return packed_in (cv, bf16 ? RV_FORMAT_BF16 : RV_FORMAT_F32);
 }
 
 static void
@@ -158,34 +166,48 @@ conv_case (int cin, int cout, int k, int s, int groups, int h, int w,
         ref[i] = act_ref (acc, act) + (res ? res[i] : 0);
       }
   rv_conv cv = { cin, cout, k, s, groups, act, wt, b, NULL };
-  rv_packed *w16 = packed_bf16 (&cv);
   rv_tensor tx = { x, cin, h, w, (size_t) h * w, 0, 0 };
   rv_tensor ty = { y, cout, ho, wo, cs, 0, 0 };
   rv_tensor tr = { res, cout, ho, wo, (size_t) ho * wo, 0, 0 };
-  size_t sf = kern->conv_scratch (&cv, w, ho, wo, nt);
-  float *scratch = sf ? malloc (sf * sizeof *scratch) : NULL;
-  kern->conv2d (&cv, tx, ty, res ? &tr : NULL, scratch, nt);
-  char what[160];
-  snprintf (what, sizeof what, "%s %s conv cin %d cout %d k %d s %d groups %d "
-      "%dx%d act %d res %d cs+%d threads %d", kern->name, bf16 ? "bf16" : "f32",
-      cin, cout, k, s, groups, h, w, act, with_res, extra_cs, nt);
-  check (what, y, cs, ref, cout, (size_t) ho * wo, 2e-5);
-  for (int o = 0; o < cout; o++)  /* the gaps between channels stay as they were */
-    if (memcmp (y + o * cs + ho * wo, y2 + o * cs + ho * wo,
-            extra_cs * sizeof *y)) {
-      printf ("FAIL %s: wrote past channel %d\n", what, o);
-      failures++;
-      break;
+  /* f32 3x3 stride-1 convs both on rv_conv.w and in the Winograd form the
+   * context gives them on tables that run it */
+  const int forms = !bf16 && kern->winograd && rv_winograd_fits (&cv) ? 2 : 1;
+  for (int f = 0; f < forms; f++) {
+    rv_packed *packed = packed_in (&cv, bf16 ? RV_FORMAT_BF16
+        : f ? RV_FORMAT_WINOGRAD : RV_FORMAT_F32);
+    memcpy (y, y2, cs * cout * sizeof *y);
+    size_t sf = kern->conv_scratch (&cv, w, ho, wo, nt);
+    float *scratch = sf ? malloc (sf * sizeof *scratch) : NULL;
+    kern->conv2d (&cv, tx, ty, res ? &tr : NULL, scratch, nt);
+    char what[160];
+    snprintf (what, sizeof what, "%s %s conv cin %d cout %d k %d s %d groups "
+        "%d %dx%d act %d res %d cs+%d threads %d", kern->name, bf16 ? "bf16"
+        : f ? "winograd" : "f32", cin, cout, k, s, groups, h, w, act,
+        with_res, extra_cs, nt);
+    check (what, y, cs, ref, cout, (size_t) ho * wo, 2e-5);
+    for (int o = 0; o < cout; o++)      /* the gaps between channels stay as they were */
+      if (memcmp (y + o * cs + ho * wo, y2 + o * cs + ho * wo,
+              extra_cs * sizeof *y)) {
+        printf ("FAIL %s: wrote past channel %d\n", what, o);
+        failures++;
+        break;
+      }
+    if (twin ()) {
+      float *y3 = malloc (cs * cout * sizeof *y3);
+      memcpy (y3, y2, cs * cout * sizeof *y3);
+      ty.d = y3;
+      twin ()->conv2d (&cv, tx, ty, res ? &tr : NULL, scratch, nt);
+      ty.d = y;
+      same_bits (what, y, y3, cs * cout);
+      free (y3);
     }
-  if (twin ()) {
-    ty.d = y2;
-    twin ()->conv2d (&cv, tx, ty, res ? &tr : NULL, scratch, nt);
-    same_bits (what, y, y2, cs * cout);
+    free (scratch);
+    packed_free (packed);
+    cv.packed = NULL;
   }
   if (bf16)
     free (xr), free (wr);
-  free (x), free (wt), free (b), free (y), free (y2), free (res), free (ref),
-      free (scratch), packed_free (w16);
+  free (x), free (wt), free (b), free (y), free (y2), free (res), free (ref);
 }
 
 /* y = act(x) over a wide range: the exp / erf approximations. */
@@ -458,6 +480,8 @@ gemm_cases (const rv_act *acts, int t)
   conv_case (9, 12, 3, 2, 1, 2, 5, RV_ACT_SILU, 1, 3, t);        /* stride 2, 2 rows */
   conv_case (8, 12, 1, 2, 1, 9, 13, RV_ACT_RELU, 1, 0, t);       /* 1x1 stride 2 */
   conv_case (40, 16, 3, 2, 1, 160, 161, RV_ACT_NONE, 0, 0, t);   /* several bands */
+  conv_case (64, 13, 3, 1, 1, 41, 161, RV_ACT_GELU, 1, 2, t);    /* Winograd bands */
+  conv_case (520, 7, 3, 1, 1, 5, 6, RV_ACT_SILU, 0, 0, t);       /* K blocks */
   ffn_case (16, 32, 9, 13, RV_ACT_GELU, t);
   ffn_case (40, 80, 20, 21, RV_ACT_SILU, t);
   ffn_case (8, 16, 1, 3, RV_ACT_GELU, t);

@@ -1,8 +1,10 @@
 /* bench-dense-convs: one core's rate of the fp32 dense-conv kernels (the
  * active kernel table's conv2d and ffn, 1 thread) on the shapes read from
  * stdin, beside the 512-bit (else 256-bit) FMA peak measured in the same
- * process; with the argument bf16, of its bf16 kernels (weights packed in
- * RV_FORMAT_BF16) beside the bf16 dot peak. tools/bench/dense_convs.py feeds
+ * process, the weights packed as a f32 context packs them (3x3 stride-1
+ * convs in Winograd form where the table runs it); with the argument bf16,
+ * of its bf16 kernels (weights packed in RV_FORMAT_BF16) beside the bf16
+ * dot peak. tools/bench/dense_convs.py feeds
  * it the shapes of the networks;
  *   meson test -C build --benchmark dense-convs -v
  * Input lines (H x W is the input size, COUNT how often the network runs it):
@@ -127,6 +129,8 @@ main (int argc, char **argv)
       : c.avx512f ? PEAK_FP32_FMA_512 : PEAK_FP32_FMA_256;
   double best, peak = peak_measure (&c, pk, 5, &best);
   rv_packed packed[2];
+  const rv_format format = bf16 ? RV_FORMAT_BF16
+      : kn->winograd ? RV_FORMAT_WINOGRAD : RV_FORMAT_F32;
   printf ("peak %s median_gops=%.1f best_gops=%.1f; kernels %s, 1 thread, "
       "%% of the median peak\n", peak_name (pk), peak, best, kn->name);
   char line[256], net[64], prev[64] = "";
@@ -139,7 +143,7 @@ main (int argc, char **argv)
             &stride, &h, &w, &act, &count) == 9) {
       s.c0 = dense (cin, cout, k, stride, act ? RV_ACT_SILU : RV_ACT_NONE);
       ho = (h - 1) / stride + 1, wo = (w - 1) / stride + 1;
-      if (bf16 && rv_packed_init (&packed[0], &s.c0, RV_FORMAT_BF16))
+      if (format != RV_FORMAT_F32 && rv_packed_init (&packed[0], &s.c0, format))
         s.c0.packed = &packed[0];
       s.scratch = malloc (sizeof (float) * kn->conv_scratch (&s.c0, w, ho, wo, 1));
       snprintf (desc, sizeof desc, "conv %dx%d/%d %4d->%-4d", k, k, stride, cin, cout);
