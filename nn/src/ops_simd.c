@@ -102,11 +102,14 @@ tile_sums (const rv_tile *t, int K, const float *b, const int *off,
     vf acc[MR][NV])
 {
   vf sum[MR][NV];
-  const float *a0 = t->a[0], *a1 = t->a[1], *a2 = t->a[2], *a3 = t->a[3],
-      *a4 = t->a[4], *a5 = t->a[5];
-#if MR == 8
-  const float *a6 = t->a[6], *a7 = t->a[7];
-#endif
+  /* one pointer steps along row 0, the other rows are at fixed distances
+   * from it (all rows are in one weight array): fewer registers than six
+   * row pointers and an index, which gcc had kept on the stack (a store
+   * and a load each step) */
+  const float *a0 = t->a[0];
+  ptrdiff_t d[MR];
+  for (int r = 0; r < MR; r++)
+    d[r] = (const float *) t->a[r] - a0;
   /* blocks of K_BLOCK products summed apart keep long sums accurate; the
    * first block starts from the bias, so that with K <= K_BLOCK the sums
    * never leave the registers */
@@ -115,17 +118,18 @@ tile_sums (const rv_tile *t, int K, const float *b, const int *off,
     for (int r = 0; r < MR; r++)
       for (int j = 0; j < NV; j++)
         acc[r][j] = vset1 (k0 ? 0.0f : t->bias[r]);
-    for (int k = k0; k < k1; k++) {
-      const float *bk = off ? b + off[k] : b + (size_t) k * NR;
+    const float *bk = b + (size_t) k0 * NR;
+    for (const float *ak = a0 + k0, *end = a0 + k1; ak != end;
+        ak++, bk += NR) {
+      const float *bb = off ? b + off[ak - a0] : bk;
       vf bv[NV];
       for (int j = 0; j < NV; j++)
-        bv[j] = vload (bk + j * VL);
-#define ROW(r) for (int j = 0; j < NV; j++) acc[r][j] = vfma (vset1 (a##r[k]), bv[j], acc[r][j]);
-      ROW (0) ROW (1) ROW (2) ROW (3) ROW (4) ROW (5)
-#if MR == 8
-      ROW (6) ROW (7)
-#endif
-#undef ROW
+        bv[j] = vload (bb + j * VL);
+      for (int r = 0; r < MR; r++) {
+        const vf w = vset1 (ak[d[r]]);
+        for (int j = 0; j < NV; j++)
+          acc[r][j] = vfma (w, bv[j], acc[r][j]);
+      }
     }
     if (k0)
       for (int r = 0; r < MR; r++)
