@@ -22,6 +22,7 @@
 
 #include <assert.h>
 #include <immintrin.h>
+#include <limits.h>
 #include <math.h>
 #include <string.h>
 
@@ -429,16 +430,25 @@ pack_pairs (const float *src, size_t ss, int K, int w, uint32_t *dst)
 /* ---- work split --------------------------------------------------------- */
 
 /* Column chunk (a multiple of NR) whose packed panels of K words a column
- * fill about CHUNK_BYTES, shrunk so that every thread gets a few chunks. */
+ * fill about CHUNK_BYTES, shrunk so that every thread gets a few chunks,
+ * and then to as few as half the panels where the chunks share out more
+ * evenly among the threads (m2_3-n's 40x24 FFNs: 15 chunks of 4 panels,
+ * one thread ran 8 of them; now 20 of 3). */
 static int
 chunk_cols (int K, int N, int nt)
 {
-  int nc = (int) (CHUNK_BYTES / (sizeof (float) * K)) / NR * NR;
-  int fair = (N + 4 * nt - 1) / (4 * nt);
-  fair = (fair + NR - 1) / NR * NR;
-  if (nc > fair)
-    nc = fair;
-  return nc < NR ? NR : nc;
+  int pc = (int) (CHUNK_BYTES / (sizeof (float) * K)) / NR;
+  int fair = ((N + 4 * nt - 1) / (4 * nt) + NR - 1) / NR;
+  pc = pc > fair ? fair : pc < 1 ? 1 : pc;
+  const int panels = (N + NR - 1) / NR;
+  int best = pc, least = INT_MAX;
+  for (int q = pc; nt > 1 && q >= (pc + 1) / 2; q--) {
+    /* the panels of the busiest thread */
+    const int most = ((panels + q - 1) / q + nt - 1) / nt * q;
+    if (most < least)
+      best = q, least = most;
+  }
+  return best * NR;
 }
 
 static size_t
@@ -759,11 +769,9 @@ conv_grid_gemm (const rv_conv *cv, rv_tensor x, rv_tensor y,
  * grid conv's K = 9 cin. A band of tile rows transforms its input, channel
  * by channel from zero-padded rows, into V: packed panels of NR tiles (a
  * row's tiles, then the next row's), each 16 x cin rows of NR, which stay
- * in L2 while the GEMM tiles read them; a tile reads its panel in order,
- * which the prefetchers follow (rows of the band's tiles a panel width
- * apart ran at 60% of the tile's rate on Zen 1). The tile keeps
- * the 16 sums of its MR channels x NR tiles, transforms them to the 2x2
- * outputs, adds the bias (in the sums of xi = 5, whose weight in every
+ * in L2 while the GEMM tiles read them, each panel in order. The tile
+ * keeps the 16 sums of its MR channels x NR tiles, transforms them to the
+ * 2x2 outputs, adds the bias (in the sums of xi = 5, whose weight in every
  * output is 1), activates, and stores the outputs' two rows interleaved. */
 typedef struct {
   int tw, th;                   /* tiles per row, per column */
@@ -791,8 +799,8 @@ wino_of (const rv_conv *cv, int h_out, int w_out, int nt)
 
 /* floats from a panel's row xi cin + ci to row (xi + 1) cin + ci: a line
  * more than cin rows of NR, so that the 16 stores of a tile's V do not all
- * fall in one L1 set (with cin NR floats apart they did, and took most of
- * the input transform's time on Zen 1) */
+ * fall in one L1 set (cin NR floats apart, a multiple of 4 KB where cin is
+ * one of 64, they did: the input transform took twice as long on Zen 1) */
 static size_t
 wino_xi_stride (const rv_conv *cv)
 {
