@@ -429,26 +429,33 @@ pack_pairs (const float *src, size_t ss, int K, int w, uint32_t *dst)
 
 /* ---- work split --------------------------------------------------------- */
 
+/* The size, from ceil(size / 2) to size, of the parts of `units` equal
+ * units (the last part may be short) that share them out most evenly
+ * among nt threads: the fewest units for the busiest thread, the larger
+ * size of a tie (m2_3-n's 40x24 FFNs ran 15 chunks of 4 panels on 2
+ * threads, one of them 8; now 20 of 3). */
+static int
+even_share (int units, int size, int nt)
+{
+  int best = size, least = INT_MAX;
+  for (int q = size; nt > 1 && q >= (size + 1) / 2; q--) {
+    const int most = ((units + q - 1) / q + nt - 1) / nt * q;
+    if (most < least)
+      best = q, least = most;
+  }
+  return best;
+}
+
 /* Column chunk (a multiple of NR) whose packed panels of K words a column
  * fill about CHUNK_BYTES, shrunk so that every thread gets a few chunks,
- * and then to as few as half the panels where the chunks share out more
- * evenly among the threads (m2_3-n's 40x24 FFNs: 15 chunks of 4 panels,
- * one thread ran 8 of them; now 20 of 3). */
+ * and evenly. */
 static int
 chunk_cols (int K, int N, int nt)
 {
   int pc = (int) (CHUNK_BYTES / (sizeof (float) * K)) / NR;
   int fair = ((N + 4 * nt - 1) / (4 * nt) + NR - 1) / NR;
   pc = pc > fair ? fair : pc < 1 ? 1 : pc;
-  const int panels = (N + NR - 1) / NR;
-  int best = pc, least = INT_MAX;
-  for (int q = pc; nt > 1 && q >= (pc + 1) / 2; q--) {
-    /* the panels of the busiest thread */
-    const int most = ((panels + q - 1) / q + nt - 1) / nt * q;
-    if (most < least)
-      best = q, least = most;
-  }
-  return best * NR;
+  return even_share ((N + NR - 1) / NR, pc, nt) * NR;
 }
 
 static size_t
@@ -567,7 +574,8 @@ grid_of (const rv_conv *cv, int h_out, int w_out, int nt)
   const size_t row = (size_t) g.planes * g.wg * sizeof (float);
   int fair = (h_out + 4 * nt - 1) / (4 * nt);
   g.band = (int) (GRID_BAND_BYTES / row) - d;
-  g.band = g.band > fair ? fair : g.band < 1 ? 1 : g.band;
+  g.band = even_share (h_out, g.band > fair ? fair : g.band < 1 ? 1 : g.band,
+      nt);
   g.plane = rv_line_floats ((size_t) (g.band + d) * g.wg + NR + d);
   return g;
 }
@@ -791,7 +799,8 @@ wino_of (const rv_conv *cv, int h_out, int w_out, int nt)
   g.band = (int) (GRID_BAND_BYTES / row);
   if (g.band > (fair > least ? fair : least))
     g.band = fair > least ? fair : least;
-  g.band = g.band < 1 ? 1 : g.band > g.th ? g.th : g.band;
+  g.band = even_share (g.th, g.band < 1 ? 1 : g.band > g.th ? g.th : g.band,
+      nt);
   g.panels = (g.band * g.tw + NR - 1) / NR;
   g.wp = 2 * ((g.tw + VL - 1) / VL * VL) + 2;
   return g;
