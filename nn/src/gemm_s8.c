@@ -274,9 +274,7 @@ tile_as (const rv_s8_tile *t, int kq, const uint32_t *bp, int n, rv_act act)
       int m = n - j * VL < VL ? n - j * VL : VL;
       vf v = v_act (vfma (vcvt_ps (vsubi (acc[r][j], vset1i (t->corr[r]))),
               vset1 (t->scale[r]), vset1 (t->bias[r])), act);
-      if (t->res[r])
-        v = v + load_n (t->res[r] + j * VL, m);
-      store_n (t->c[r] + j * VL, v, m);
+      store_n (t->c[r] + j * VL, add_res_n (v, t->res[r], j * VL, m), m);
     }
 }
 

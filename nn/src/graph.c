@@ -449,11 +449,17 @@ free_packed (rv_packed *packed, int n)
   free (packed);
 }
 
-/* Every dense conv's weights packed in format, in visit order. */
+/* Every dense conv's weights packed in format, in visit order; no blocks
+ * (NULL) for RV_FORMAT_F32. */
 static rv_status
 make_packed (const rv_ctx *ctx, rv_format format, rv_packed **out, int *n_out,
     char *err, size_t err_size)
 {
+  if (format == RV_FORMAT_F32) {
+    *out = NULL;
+    *n_out = 0;
+    return RV_OK;
+  }
   rv_graph g = { .m = ctx->model, .in_w = 32, .in_h = 32, .nt = 1,
     .kn = ctx->kn };
   forward (&g);                 /* counts them */
@@ -501,9 +507,8 @@ rv_ctx_init (rv_model *model, int n_threads, rv_ctx **out, char *err,
   ctx->model = rv_model_ref (model);
   ctx->kn = rv_kernels_active ();
   rv_ctx_set_threads (ctx, n_threads);
-  const rv_format format = precision_format (ctx, RV_PRECISION_F32);
-  rv_status st = format == RV_FORMAT_F32 ? RV_OK
-      : make_packed (ctx, format, &ctx->packed, &ctx->n_packed, err, err_size);
+  rv_status st = make_packed (ctx, precision_format (ctx, RV_PRECISION_F32),
+      &ctx->packed, &ctx->n_packed, err, err_size);
   if (st) {
     rv_ctx_free (ctx);
     return st;
@@ -563,9 +568,8 @@ rv_ctx_set_precision (rv_ctx *ctx, rv_precision precision, char *err,
   ctx->packed = NULL;
   ctx->n_packed = 0;
   ctx->s8 = s8;
-  const rv_format format = precision_format (ctx, precision);
-  rv_status st = format == RV_FORMAT_F32 ? RV_OK
-      : make_packed (ctx, format, &ctx->packed, &ctx->n_packed, err, err_size);
+  rv_status st = make_packed (ctx, precision_format (ctx, precision),
+      &ctx->packed, &ctx->n_packed, err, err_size);
   if (!st && ctx->arena) {      /* the kernels' scratch depends on it */
     int w = ctx->in_w;
     ctx->in_w = 0;

@@ -89,10 +89,8 @@ tile_store (const rv_tile *t, vf sum[MR][NV], rv_act act, int n)
   for (int r = 0; r < MR && t->c[r]; r++)
     for (int j = 0, left = n; j < NV && left > 0; j++, left -= VL) {
       int m = left < VL ? left : VL;
-      vf v = sum[r][j];
-      if (t->res[r])
-        v = v + load_n (t->res[r] + j * VL, m);
-      store_n (t->c[r] + j * VL, v, m);
+      store_n (t->c[r] + j * VL, add_res_n (sum[r][j], t->res[r], j * VL, m),
+          m);
     }
 }
 
@@ -199,10 +197,9 @@ tile_store_runs (const rv_tile *t, vf acc[MR][NV], rv_act act,
     for (int j = 0; j < NV; j++)
       for (int i = 0; i < gr->n[j]; i++) {
         const grid_run *g = &gr->seg[j][i];
-        vf v = g->l ? vdown (acc[r][j], g->l) : acc[r][j];
-        if (t->res[r])
-          v = v + load_n (t->res[r] + g->o, g->len);
-        store_n (t->c[r] + g->o, v, g->len);
+        const vf v = g->l ? vdown (acc[r][j], g->l) : acc[r][j];
+        store_n (t->c[r] + g->o, add_res_n (v, t->res[r], g->o, g->len),
+            g->len);
       }
 }
 
@@ -795,12 +792,11 @@ wino_of (const rv_conv *cv, int h_out, int w_out, int nt)
   const size_t row = (size_t) 16 * cv->cin * g.tw * sizeof (float);
   /* a fair share for every thread, but panels of whole tile rows where
    * rows are short (the last panel of a band is part empty) */
-  int fair = (g.th + 4 * nt - 1) / (4 * nt), least = (2 * NR + g.tw - 1) / g.tw;
-  g.band = (int) (GRID_BAND_BYTES / row);
-  if (g.band > (fair > least ? fair : least))
-    g.band = fair > least ? fair : least;
-  g.band = even_share (g.th, g.band < 1 ? 1 : g.band > g.th ? g.th : g.band,
-      nt);
+  const int fair = (g.th + 4 * nt - 1) / (4 * nt),
+      least = (2 * NR + g.tw - 1) / g.tw, cap = fair > least ? fair : least;
+  int band = (int) (GRID_BAND_BYTES / row);
+  band = band > cap ? cap : band < 1 ? 1 : band;
+  g.band = even_share (g.th, band > g.th ? g.th : band, nt);
   g.panels = (g.band * g.tw + NR - 1) / NR;
   g.wp = 2 * ((g.tw + VL - 1) / VL * VL) + 2;
   return g;
@@ -981,10 +977,7 @@ wino_tile (const rv_conv *cv, const float *u, int mb, int m1,
         const float *rs = res ? res->d + (size_t) (mb + r) * res->cs + o : NULL;
         for (int q = 0; q < n; q += VL) {
           const int k = n - q < VL ? n - q : VL;
-          vf v = load_n (src + q, k);
-          if (rs)
-            v = v + load_n (rs + q, k);
-          store_n (dst + q, v, k);
+          store_n (dst + q, add_res_n (load_n (src + q, k), rs, q, k), k);
         }
       }
   }
@@ -1260,10 +1253,7 @@ act_res_run (float *y, const float *res, int n, rv_act act)
   }
   for (; i < n; i += VL) {
     const int m = n - i < VL ? n - i : VL;
-    vf v = v_act (load_n (y + i, m), act);
-    if (res)
-      v = v + load_n (res + i, m);
-    store_n (y + i, v, m);
+    store_n (y + i, add_res_n (v_act (load_n (y + i, m), act), res, i, m), m);
   }
 }
 

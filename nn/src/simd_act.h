@@ -195,4 +195,14 @@ load_n (const float *p, int n)
   return n == VL ? vload (p) : vload_m (p, n);
 }
 
+/* v plus the n floats of the residual res from res[off] on, or v where res
+ * is NULL (then no pointer is formed from it) */
+static inline vf
+add_res_n (vf v, const float *res, size_t off, int n)
+{
+  if (res)
+    v = v + load_n (res + off, n);
+  return v;
+}
+
 #endif
