@@ -25,7 +25,11 @@
 typedef __m512i vi;
 #define vloadi(p) _mm512_loadu_si512 (p)
 #define vset1i _mm512_set1_epi32
+#ifdef RV_ISA_EMULATED           /* tests/nn/isa_emulation.h: no asm there */
+#define vdot(acc, b, w) ((acc) = _mm512_dpbusd_epi32 (acc, b, w))
+#else
 #define vdot(acc, b, w) __asm__ ("vpdpbusd %2, %1, %0" : "+v" (acc) : "v" (b), "v" (w))
+#endif
 #define vsubi _mm512_sub_epi32
 #define vaddi _mm512_add_epi32
 #define vcvt_ps _mm512_cvtepi32_ps
@@ -42,7 +46,11 @@ typedef __m512i vi;
 typedef __m256i vi;
 #define vloadi(p) _mm256_loadu_si256 ((const __m256i *) (p))
 #define vset1i _mm256_set1_epi32
+#ifdef RV_ISA_EMULATED
+#define vdot(acc, b, w) ((acc) = _mm256_dpbusd_avx_epi32 (acc, b, w))
+#else
 #define vdot(acc, b, w) __asm__ ("%{vex%} vpdpbusd %2, %1, %0" : "+x" (acc) : "x" (b), "x" (w))
+#endif
 #define vsubi _mm256_sub_epi32
 #define vaddi _mm256_add_epi32
 #define vcvt_ps _mm256_cvtepi32_ps
