@@ -22,4 +22,4 @@ GST_REGISTRY_FORK=no \
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:fast_unwind_on_malloc=0 \
 LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  meson test -C build-asan --print-errorlogs --num-processes 2 --timeout-multiplier 3 --suite nn --suite gst --suite track --no-suite accuracy
+  meson test -C build-asan --print-errorlogs --num-processes 2 --timeout-multiplier 3 --suite nn --suite gst --suite track --no-suite accuracy --no-suite emulated-network

@@ -9,11 +9,14 @@
  *  - in a kernel file built with -DRV_EMULATE_<SET>, defines that set's
  *    feature macro and replaces its intrinsics by the functions below.
  *
- * Each function follows the instruction's operation in the Intel SDM lane
- * by lane, including what the kernels rely on: masked loads read no byte of
- * a masked-off lane (ASan checks it here), vcvtne2ps2bf16 rounds to nearest
+ * Each function follows the instruction's operation in the Intel SDM,
+ * including what the kernels rely on: masked loads read no byte of a
+ * masked-off lane (ASan checks it here), vcvtne2ps2bf16 rounds to nearest
  * even and flushes denormals, vrcp14ps is only 14 bits exact (the kernels'
- * Newton step must make up the rest), vpdpbusd wraps. */
+ * Newton step must make up the rest), vpdpbusd wraps. The kernel files are
+ * built with -mavx2 -mfma, so a lane-wise 512-bit operation is the AVX2 one
+ * on each 256-bit half (the same lanes, rounding and NaN rules), and the
+ * emulated kernels run a few times slower than the real ones, not a hundred. */
 #ifndef RV_ISA_EMULATION_H
 #define RV_ISA_EMULATION_H
 
@@ -55,16 +58,33 @@ rv_emulated_isa (const char *feature)
 typedef int rv_emu_i32x16 __attribute__ ((vector_size (64)));
 typedef short rv_emu_i16x32 __attribute__ ((vector_size (64)));
 typedef unsigned short rv_emu_u16x32 __attribute__ ((vector_size (64)));
-typedef int rv_emu_i32x8 __attribute__ ((vector_size (32)));
 
-/* four u8 x s8 products of the bytes of one 32-bit lane, added to acc */
-RV_EMU int32_t
-rv_emu_dot4 (int32_t acc, const unsigned char *u, const signed char *s)
+/* a 512-bit register and its two 256-bit halves */
+typedef union
 {
-  int32_t sum = 0;
-  for (int b = 0; b < 4; b++)
-    sum += (int32_t) u[b] * (int32_t) s[b];
-  return (int32_t) ((uint32_t) acc + (uint32_t) sum);   /* wraps */
+  __m512 ps;
+  __m512i si;
+  __m256 ps2[2];
+  __m256i si2[2];
+} rv_emu_zmm;
+
+/* vpdpbusd on 8 lanes: src + the four u8 x s8 products of each lane's
+ * bytes, exact in 16 bits and summed in 32 (vpmaddubsw would saturate),
+ * the last add wrapping */
+RV_EMU __m256i
+rv_emu_dpbusd8 (__m256i src, __m256i a, __m256i b)
+{
+  /* lanes 0-3, then 4-7: pairs of products summed, [l0 b01, l0 b23, ...] */
+  __m256i lo = _mm256_madd_epi16 (
+      _mm256_cvtepu8_epi16 (_mm256_castsi256_si128 (a)),
+      _mm256_cvtepi8_epi16 (_mm256_castsi256_si128 (b)));
+  __m256i hi = _mm256_madd_epi16 (
+      _mm256_cvtepu8_epi16 (_mm256_extracti128_si256 (a, 1)),
+      _mm256_cvtepi8_epi16 (_mm256_extracti128_si256 (b, 1)));
+  /* hadd per 128 bits gives lanes 0 1 4 5 | 2 3 6 7 */
+  __m256i sums = _mm256_permute4x64_epi64 (_mm256_hadd_epi32 (lo, hi),
+      _MM_SHUFFLE (3, 1, 2, 0));
+  return _mm256_add_epi32 (src, sums);
 }
 
 #ifdef RV_EMULATE_AVXVNNI
@@ -74,14 +94,7 @@ rv_emu_dot4 (int32_t acc, const unsigned char *u, const signed char *s)
 RV_EMU __m256i
 rv_emu_mm256_dpbusd_avx_epi32 (__m256i src, __m256i a, __m256i b)
 {
-  rv_emu_i32x8 s = (rv_emu_i32x8) src;
-  unsigned char ub[32];
-  signed char wb[32];
-  memcpy (ub, &a, 32);
-  memcpy (wb, &b, 32);
-  for (int i = 0; i < 8; i++)
-    s[i] = rv_emu_dot4 (s[i], ub + 4 * i, wb + 4 * i);
-  return (__m256i) s;
+  return rv_emu_dpbusd8 (src, a, b);
 }
 #else /* the 512-bit sets */
 
@@ -191,7 +204,10 @@ rv_emu_mm512_set1_epi32 (int x)
 RV_EMU __m512i
 rv_emu_mm512_add_epi32 (__m512i a, __m512i b)
 {
-  return (__m512i) ((rv_emu_i32x16) a + (rv_emu_i32x16) b);
+  rv_emu_zmm x = {.si = a }, y = {.si = b };
+  for (int h = 0; h < 2; h++)
+    x.si2[h] = _mm256_add_epi32 (x.si2[h], y.si2[h]);
+  return x.si;
 }
 
 #undef _mm512_sub_epi32
@@ -199,18 +215,23 @@ rv_emu_mm512_add_epi32 (__m512i a, __m512i b)
 RV_EMU __m512i
 rv_emu_mm512_sub_epi32 (__m512i a, __m512i b)
 {
-  return (__m512i) ((rv_emu_i32x16) a - (rv_emu_i32x16) b);
+  rv_emu_zmm x = {.si = a }, y = {.si = b };
+  for (int h = 0; h < 2; h++)
+    x.si2[h] = _mm256_sub_epi32 (x.si2[h], y.si2[h]);
+  return x.si;
 }
 
-/* vmaxps / vminps: the second operand where either is NaN or both are 0 */
+/* vmaxps / vminps: the second operand where either is NaN or both are 0,
+ * as in AVX2 */
 #undef _mm512_max_ps
 #define _mm512_max_ps rv_emu_mm512_max_ps
 RV_EMU __m512
 rv_emu_mm512_max_ps (__m512 a, __m512 b)
 {
-  for (int i = 0; i < 16; i++)
-    a[i] = a[i] > b[i] ? a[i] : b[i];
-  return a;
+  rv_emu_zmm x = {.ps = a }, y = {.ps = b };
+  for (int h = 0; h < 2; h++)
+    x.ps2[h] = _mm256_max_ps (x.ps2[h], y.ps2[h]);
+  return x.ps;
 }
 
 #undef _mm512_min_ps
@@ -218,9 +239,10 @@ rv_emu_mm512_max_ps (__m512 a, __m512 b)
 RV_EMU __m512
 rv_emu_mm512_min_ps (__m512 a, __m512 b)
 {
-  for (int i = 0; i < 16; i++)
-    a[i] = a[i] < b[i] ? a[i] : b[i];
-  return a;
+  rv_emu_zmm x = {.ps = a }, y = {.ps = b };
+  for (int h = 0; h < 2; h++)
+    x.ps2[h] = _mm256_min_ps (x.ps2[h], y.ps2[h]);
+  return x.ps;
 }
 
 #undef _mm512_fmadd_ps
@@ -228,9 +250,10 @@ rv_emu_mm512_min_ps (__m512 a, __m512 b)
 RV_EMU __m512
 rv_emu_mm512_fmadd_ps (__m512 a, __m512 b, __m512 c)
 {
-  for (int i = 0; i < 16; i++)
-    a[i] = fmaf (a[i], b[i], c[i]);
-  return a;
+  rv_emu_zmm x = {.ps = a }, y = {.ps = b }, z = {.ps = c };
+  for (int h = 0; h < 2; h++)
+    x.ps2[h] = _mm256_fmadd_ps (x.ps2[h], y.ps2[h], z.ps2[h]);
+  return x.ps;
 }
 
 #undef _mm512_fnmadd_ps
@@ -238,9 +261,10 @@ rv_emu_mm512_fmadd_ps (__m512 a, __m512 b, __m512 c)
 RV_EMU __m512
 rv_emu_mm512_fnmadd_ps (__m512 a, __m512 b, __m512 c)
 {
-  for (int i = 0; i < 16; i++)
-    a[i] = fmaf (-a[i], b[i], c[i]);
-  return a;
+  rv_emu_zmm x = {.ps = a }, y = {.ps = b }, z = {.ps = c };
+  for (int h = 0; h < 2; h++)
+    x.ps2[h] = _mm256_fnmadd_ps (x.ps2[h], y.ps2[h], z.ps2[h]);
+  return x.ps;
 }
 
 /* 1/x to 14 bits: the exact reciprocal with its mantissa cut to 14 bits
@@ -269,9 +293,10 @@ RV_EMU __m512
 rv_emu_mm512_roundscale_ps (__m512 a, int mode)
 {
   (void) mode;
-  for (int i = 0; i < 16; i++)
-    a[i] = nearbyintf (a[i]);
-  return a;
+  rv_emu_zmm x = {.ps = a };
+  for (int h = 0; h < 2; h++)
+    x.ps2[h] = _mm256_round_ps (x.ps2[h], _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  return x.ps;
 }
 
 /* a 2^floor(b) */
@@ -307,29 +332,35 @@ rv_emu_mm512_reduce_max_ps (__m512 a)
   return m;
 }
 
-/* lane i: (idx bit 4 ? b : a)[idx & 15] */
+/* lane i: (idx bit 4 ? b : a)[idx & 15]; per half of the result, each of
+ * the four halves of a and b permuted by the low 3 bits, then chosen by
+ * bits 3 and 4 */
 #undef _mm512_permutex2var_ps
 #define _mm512_permutex2var_ps rv_emu_mm512_permutex2var_ps
 RV_EMU __m512
 rv_emu_mm512_permutex2var_ps (__m512 a, __m512i idx, __m512 b)
 {
-  rv_emu_i32x16 ix = (rv_emu_i32x16) idx;
-  __m512 r;
-  for (int i = 0; i < 16; i++)
-    r[i] = (ix[i] & 16) ? b[ix[i] & 15] : a[ix[i] & 15];
-  return r;
+  rv_emu_zmm x = {.ps = a }, y = {.ps = b }, ix = {.si = idx }, r;
+  for (int h = 0; h < 2; h++) {
+    __m256i i = ix.si2[h];
+    __m256 bit3 = _mm256_castsi256_ps (_mm256_slli_epi32 (i, 31 - 3));
+    __m256 bit4 = _mm256_castsi256_ps (_mm256_slli_epi32 (i, 31 - 4));
+    __m256 from_a = _mm256_blendv_ps (_mm256_permutevar8x32_ps (x.ps2[0], i),
+        _mm256_permutevar8x32_ps (x.ps2[1], i), bit3);
+    __m256 from_b = _mm256_blendv_ps (_mm256_permutevar8x32_ps (y.ps2[0], i),
+        _mm256_permutevar8x32_ps (y.ps2[1], i), bit3);
+    r.ps2[h] = _mm256_blendv_ps (from_a, from_b, bit4);
+  }
+  return r.ps;
 }
 
+/* lane i: a[idx & 15] */
 #undef _mm512_permutexvar_ps
 #define _mm512_permutexvar_ps rv_emu_mm512_permutexvar_ps
 RV_EMU __m512
 rv_emu_mm512_permutexvar_ps (__m512i idx, __m512 a)
 {
-  rv_emu_i32x16 ix = (rv_emu_i32x16) idx;
-  __m512 r;
-  for (int i = 0; i < 16; i++)
-    r[i] = a[ix[i] & 15];
-  return r;
+  return rv_emu_mm512_permutex2var_ps (a, idx, a);
 }
 
 /* lane i: k bit i ? b : a */
@@ -358,26 +389,23 @@ rv_emu_mm512_maskz_mov_ps (__mmask16 k, __m512 a)
 RV_EMU __m512
 rv_emu_mm512_cvtepi32_ps (__m512i a)
 {
-  rv_emu_i32x16 x = (rv_emu_i32x16) a;
-  __m512 r;
-  for (int i = 0; i < 16; i++)
-    r[i] = (float) x[i];
-  return r;
+  rv_emu_zmm x = {.si = a };
+  for (int h = 0; h < 2; h++)
+    x.ps2[h] = _mm256_cvtepi32_ps (x.si2[h]);
+  return x.ps;
 }
 
 /* to nearest even; NaN and out of range give INT32_MIN ("integer
- * indefinite") */
+ * indefinite"), as in AVX2 */
 #undef _mm512_cvtps_epi32
 #define _mm512_cvtps_epi32 rv_emu_mm512_cvtps_epi32
 RV_EMU __m512i
 rv_emu_mm512_cvtps_epi32 (__m512 a)
 {
-  rv_emu_i32x16 r;
-  for (int i = 0; i < 16; i++) {
-    float x = nearbyintf (a[i]);
-    r[i] = x >= -2147483648.0f && x < 2147483648.0f ? (int) x : INT32_MIN;
-  }
-  return (__m512i) r;
+  rv_emu_zmm x = {.ps = a };
+  for (int h = 0; h < 2; h++)
+    x.si2[h] = _mm256_cvtps_epi32 (x.ps2[h]);
+  return x.si;
 }
 
 /* vpmovdb: the low byte of each lane */
@@ -420,17 +448,6 @@ rv_emu_bf16 (float x)
   return (unsigned short) ((u + 0x7fffu + (u >> 16 & 1)) >> 16);
 }
 
-RV_EMU float
-rv_emu_f32_of_bf16 (unsigned short h)
-{
-  uint32_t u = (uint32_t) h << 16;
-  if ((u & 0x7f800000u) == 0)
-    u &= 0x80000000u;           /* denormals as zero */
-  float x;
-  memcpy (&x, &u, sizeof x);
-  return x;
-}
-
 /* lanes 0-15 from b, 16-31 from a */
 #undef _mm512_cvtne2ps_pbh
 #define _mm512_cvtne2ps_pbh rv_emu_mm512_cvtne2ps_pbh
@@ -445,6 +462,16 @@ rv_emu_mm512_cvtne2ps_pbh (__m512 a, __m512 b)
   return (__m512bh) r;
 }
 
+/* the bf16 numbers in the high halves of 8 lanes (low halves 0) as f32,
+ * denormals as zero */
+RV_EMU __m256
+rv_emu_f32_of_bf16_high (__m256i x)
+{
+  __m256i denormal = _mm256_cmpeq_epi32 (_mm256_and_si256 (x,
+          _mm256_set1_epi32 (0x7f800000)), _mm256_setzero_si256 ());
+  return _mm256_castsi256_ps (_mm256_andnot_si256 (denormal, x));
+}
+
 /* src + a[2i+1] b[2i+1] + a[2i] b[2i], added in that order (each bf16
  * product is exact in f32) */
 #undef _mm512_dpbf16_ps
@@ -452,13 +479,18 @@ rv_emu_mm512_cvtne2ps_pbh (__m512 a, __m512 b)
 RV_EMU __m512
 rv_emu_mm512_dpbf16_ps (__m512 src, __m512bh a, __m512bh b)
 {
-  rv_emu_u16x32 x = (rv_emu_u16x32) a, y = (rv_emu_u16x32) b;
-  for (int i = 0; i < 16; i++) {
-    float s = src[i] + rv_emu_f32_of_bf16 (x[2 * i + 1])
-        * rv_emu_f32_of_bf16 (y[2 * i + 1]);
-    src[i] = s + rv_emu_f32_of_bf16 (x[2 * i]) * rv_emu_f32_of_bf16 (y[2 * i]);
+  rv_emu_zmm s = {.ps = src }, x = {.si = (__m512i) a }, y = {.si = (__m512i) b };
+  const __m256i high = _mm256_set1_epi32 ((int) 0xffff0000u);
+  for (int h = 0; h < 2; h++) {
+    __m256 odd = _mm256_mul_ps (
+        rv_emu_f32_of_bf16_high (_mm256_and_si256 (x.si2[h], high)),
+        rv_emu_f32_of_bf16_high (_mm256_and_si256 (y.si2[h], high)));
+    __m256 even = _mm256_mul_ps (
+        rv_emu_f32_of_bf16_high (_mm256_slli_epi32 (x.si2[h], 16)),
+        rv_emu_f32_of_bf16_high (_mm256_slli_epi32 (y.si2[h], 16)));
+    s.ps2[h] = _mm256_add_ps (_mm256_add_ps (s.ps2[h], odd), even);
   }
-  return src;
+  return s.ps;
 }
 #endif /* RV_EMULATE_AVX512BF16 */
 
@@ -468,14 +500,10 @@ rv_emu_mm512_dpbf16_ps (__m512 src, __m512bh a, __m512bh b)
 RV_EMU __m512i
 rv_emu_mm512_dpbusd_epi32 (__m512i src, __m512i a, __m512i b)
 {
-  rv_emu_i32x16 s = (rv_emu_i32x16) src;
-  unsigned char ub[64];
-  signed char wb[64];
-  memcpy (ub, &a, 64);
-  memcpy (wb, &b, 64);
-  for (int i = 0; i < 16; i++)
-    s[i] = rv_emu_dot4 (s[i], ub + 4 * i, wb + 4 * i);
-  return (__m512i) s;
+  rv_emu_zmm s = {.si = src }, x = {.si = a }, y = {.si = b };
+  for (int h = 0; h < 2; h++)
+    s.si2[h] = rv_emu_dpbusd8 (s.si2[h], x.si2[h], y.si2[h]);
+  return s.si;
 }
 #endif
 
