@@ -3,7 +3,8 @@
  * built for those instruction sets run, and are tested, on any x86-64 core
  * with AVX2 + FMA (tests/nn/meson.build: the "emulated" test programs).
  *
- * Force-included (-include) into every file of the emulated build, it
+ * Force-included (-include) into every file of the emulated build, after
+ * <immintrin.h> (whose own functions, for -mavx512*, stay unused), it
  *  - makes __builtin_cpu_supports answer yes for the emulated sets (the
  *    kernel tables are then chosen as on a Zen 4/5 or Sapphire Rapids core);
  *  - in a kernel file built with -DRV_EMULATE_<SET>, defines that set's
@@ -68,6 +69,33 @@ typedef union
   __m256i si2[2];
 } rv_emu_zmm;
 
+/* a lane-wise operation of one, two or three 512-bit operands: the AVX2
+ * one on each half (the same lanes, rounding and NaN rules) */
+#define RV_EMU_CONVERT(name, to_type, to, from_type, from, avx2) \
+  RV_EMU to_type rv_emu_##name (from_type a) \
+  { \
+    rv_emu_zmm x = {.from = a }; \
+    for (int h = 0; h < 2; h++) \
+      x.to##2[h] = avx2 (x.from##2[h]); \
+    return x.to; \
+  }
+#define RV_EMU_HALVES2(name, type, field, avx2) \
+  RV_EMU type rv_emu_##name (type a, type b) \
+  { \
+    rv_emu_zmm x = {.field = a }, y = {.field = b }; \
+    for (int h = 0; h < 2; h++) \
+      x.field##2[h] = avx2 (x.field##2[h], y.field##2[h]); \
+    return x.field; \
+  }
+#define RV_EMU_HALVES3(name, type, field, avx2) \
+  RV_EMU type rv_emu_##name (type a, type b, type c) \
+  { \
+    rv_emu_zmm x = {.field = a }, y = {.field = b }, z = {.field = c }; \
+    for (int h = 0; h < 2; h++) \
+      x.field##2[h] = avx2 (x.field##2[h], y.field##2[h], z.field##2[h]); \
+    return x.field; \
+  }
+
 /* vpdpbusd on 8 lanes: src + the four u8 x s8 products of each lane's
  * bytes, exact in 16 bits and summed in 32 (vpmaddubsw would saturate),
  * the last add wrapping */
@@ -89,7 +117,6 @@ rv_emu_dpbusd8 (__m256i src, __m256i a, __m256i b)
 
 #ifdef RV_EMULATE_AVXVNNI
 #define __AVXVNNI__ 1
-#undef _mm256_dpbusd_avx_epi32
 #define _mm256_dpbusd_avx_epi32 rv_emu_mm256_dpbusd_avx_epi32
 RV_EMU __m256i
 rv_emu_mm256_dpbusd_avx_epi32 (__m256i src, __m256i a, __m256i b)
@@ -107,44 +134,29 @@ rv_emu_mm256_dpbusd_avx_epi32 (__m256i src, __m256i a, __m256i b)
 #define __AVX512VNNI__ 1
 #endif
 
-#undef _mm512_loadu_ps
+/* unaligned loads and stores, as memcpy */
+#define RV_EMU_LOAD(name, type) \
+  RV_EMU type rv_emu_##name (const void *p) \
+  { \
+    type v; \
+    memcpy (&v, p, sizeof v); \
+    return v; \
+  }
+#define RV_EMU_STORE(name, type) \
+  RV_EMU void rv_emu_##name (void *p, type v) \
+  { \
+    memcpy (p, &v, sizeof v); \
+  }
 #define _mm512_loadu_ps rv_emu_mm512_loadu_ps
-RV_EMU __m512
-rv_emu_mm512_loadu_ps (const void *p)
-{
-  __m512 v;
-  memcpy (&v, p, sizeof v);
-  return v;
-}
-
-#undef _mm512_storeu_ps
-#define _mm512_storeu_ps rv_emu_mm512_storeu_ps
-RV_EMU void
-rv_emu_mm512_storeu_ps (void *p, __m512 v)
-{
-  memcpy (p, &v, sizeof v);
-}
-
-#undef _mm512_loadu_si512
+RV_EMU_LOAD (mm512_loadu_ps, __m512)
 #define _mm512_loadu_si512 rv_emu_mm512_loadu_si512
-RV_EMU __m512i
-rv_emu_mm512_loadu_si512 (const void *p)
-{
-  __m512i v;
-  memcpy (&v, p, sizeof v);
-  return v;
-}
-
-#undef _mm512_storeu_si512
+RV_EMU_LOAD (mm512_loadu_si512, __m512i)
+#define _mm512_storeu_ps rv_emu_mm512_storeu_ps
+RV_EMU_STORE (mm512_storeu_ps, __m512)
 #define _mm512_storeu_si512 rv_emu_mm512_storeu_si512
-RV_EMU void
-rv_emu_mm512_storeu_si512 (void *p, __m512i v)
-{
-  memcpy (p, &v, sizeof v);
-}
+RV_EMU_STORE (mm512_storeu_si512, __m512i)
 
 /* masked-off lanes are neither read nor written */
-#undef _mm512_maskz_loadu_ps
 #define _mm512_maskz_loadu_ps rv_emu_mm512_maskz_loadu_ps
 RV_EMU __m512
 rv_emu_mm512_maskz_loadu_ps (__mmask16 k, const void *p)
@@ -156,27 +168,18 @@ rv_emu_mm512_maskz_loadu_ps (__mmask16 k, const void *p)
   return v;
 }
 
-#undef _mm512_mask_storeu_ps
-#define _mm512_mask_storeu_ps rv_emu_mm512_mask_storeu_ps
+/* the 32-bit lanes of v in k to p */
 RV_EMU void
-rv_emu_mm512_mask_storeu_ps (void *p, __mmask16 k, __m512 v)
+rv_emu_mask_store32 (void *p, __mmask16 k, const void *v)
 {
   for (int i = 0; i < 16; i++)
     if (k >> i & 1)
-      memcpy ((float *) p + i, (float *) &v + i, sizeof (float));
+      memcpy ((char *) p + 4 * i, (const char *) v + 4 * i, 4);
 }
+#define _mm512_mask_storeu_ps(p, k, v) rv_emu_mask_store32 (p, k, (__m512[]) { v })
+#define _mm512_mask_storeu_epi32(p, k, v) rv_emu_mask_store32 (p, k, (__m512i[]) { v })
 
-#undef _mm512_mask_storeu_epi32
-#define _mm512_mask_storeu_epi32 rv_emu_mm512_mask_storeu_epi32
-RV_EMU void
-rv_emu_mm512_mask_storeu_epi32 (void *p, __mmask16 k, __m512i v)
-{
-  for (int i = 0; i < 16; i++)
-    if (k >> i & 1)
-      memcpy ((int32_t *) p + i, (int32_t *) &v + i, sizeof (int32_t));
-}
 
-#undef _mm512_set1_ps
 #define _mm512_set1_ps rv_emu_mm512_set1_ps
 RV_EMU __m512
 rv_emu_mm512_set1_ps (float x)
@@ -189,7 +192,6 @@ rv_emu_mm512_set1_ps (float x)
 #undef _mm512_setr_epi32
 #define _mm512_setr_epi32(...) ((__m512i) (rv_emu_i32x16) { __VA_ARGS__ })
 
-#undef _mm512_set1_epi32
 #define _mm512_set1_epi32 rv_emu_mm512_set1_epi32
 RV_EMU __m512i
 rv_emu_mm512_set1_epi32 (int x)
@@ -199,77 +201,27 @@ rv_emu_mm512_set1_epi32 (int x)
   };
 }
 
-#undef _mm512_add_epi32
 #define _mm512_add_epi32 rv_emu_mm512_add_epi32
-RV_EMU __m512i
-rv_emu_mm512_add_epi32 (__m512i a, __m512i b)
-{
-  rv_emu_zmm x = {.si = a }, y = {.si = b };
-  for (int h = 0; h < 2; h++)
-    x.si2[h] = _mm256_add_epi32 (x.si2[h], y.si2[h]);
-  return x.si;
-}
+RV_EMU_HALVES2 (mm512_add_epi32, __m512i, si, _mm256_add_epi32)
 
-#undef _mm512_sub_epi32
 #define _mm512_sub_epi32 rv_emu_mm512_sub_epi32
-RV_EMU __m512i
-rv_emu_mm512_sub_epi32 (__m512i a, __m512i b)
-{
-  rv_emu_zmm x = {.si = a }, y = {.si = b };
-  for (int h = 0; h < 2; h++)
-    x.si2[h] = _mm256_sub_epi32 (x.si2[h], y.si2[h]);
-  return x.si;
-}
+RV_EMU_HALVES2 (mm512_sub_epi32, __m512i, si, _mm256_sub_epi32)
 
-/* vmaxps / vminps: the second operand where either is NaN or both are 0,
- * as in AVX2 */
-#undef _mm512_max_ps
+/* vmaxps / vminps: the second operand where either is NaN or both are 0 */
 #define _mm512_max_ps rv_emu_mm512_max_ps
-RV_EMU __m512
-rv_emu_mm512_max_ps (__m512 a, __m512 b)
-{
-  rv_emu_zmm x = {.ps = a }, y = {.ps = b };
-  for (int h = 0; h < 2; h++)
-    x.ps2[h] = _mm256_max_ps (x.ps2[h], y.ps2[h]);
-  return x.ps;
-}
+RV_EMU_HALVES2 (mm512_max_ps, __m512, ps, _mm256_max_ps)
 
-#undef _mm512_min_ps
 #define _mm512_min_ps rv_emu_mm512_min_ps
-RV_EMU __m512
-rv_emu_mm512_min_ps (__m512 a, __m512 b)
-{
-  rv_emu_zmm x = {.ps = a }, y = {.ps = b };
-  for (int h = 0; h < 2; h++)
-    x.ps2[h] = _mm256_min_ps (x.ps2[h], y.ps2[h]);
-  return x.ps;
-}
+RV_EMU_HALVES2 (mm512_min_ps, __m512, ps, _mm256_min_ps)
 
-#undef _mm512_fmadd_ps
 #define _mm512_fmadd_ps rv_emu_mm512_fmadd_ps
-RV_EMU __m512
-rv_emu_mm512_fmadd_ps (__m512 a, __m512 b, __m512 c)
-{
-  rv_emu_zmm x = {.ps = a }, y = {.ps = b }, z = {.ps = c };
-  for (int h = 0; h < 2; h++)
-    x.ps2[h] = _mm256_fmadd_ps (x.ps2[h], y.ps2[h], z.ps2[h]);
-  return x.ps;
-}
+RV_EMU_HALVES3 (mm512_fmadd_ps, __m512, ps, _mm256_fmadd_ps)
 
-#undef _mm512_fnmadd_ps
 #define _mm512_fnmadd_ps rv_emu_mm512_fnmadd_ps
-RV_EMU __m512
-rv_emu_mm512_fnmadd_ps (__m512 a, __m512 b, __m512 c)
-{
-  rv_emu_zmm x = {.ps = a }, y = {.ps = b }, z = {.ps = c };
-  for (int h = 0; h < 2; h++)
-    x.ps2[h] = _mm256_fnmadd_ps (x.ps2[h], y.ps2[h], z.ps2[h]);
-  return x.ps;
-}
+RV_EMU_HALVES3 (mm512_fnmadd_ps, __m512, ps, _mm256_fnmadd_ps)
 
 /* 1/x to 14 bits: the exact reciprocal with its mantissa cut to 14 bits
  * (relative error < 2^-14, vrcp14ps's bound) */
-#undef _mm512_rcp14_ps
 #define _mm512_rcp14_ps rv_emu_mm512_rcp14_ps
 RV_EMU __m512
 rv_emu_mm512_rcp14_ps (__m512 a)
@@ -300,7 +252,6 @@ rv_emu_mm512_roundscale_ps (__m512 a, int mode)
 }
 
 /* a 2^floor(b) */
-#undef _mm512_scalef_ps
 #define _mm512_scalef_ps rv_emu_mm512_scalef_ps
 RV_EMU __m512
 rv_emu_mm512_scalef_ps (__m512 a, __m512 b)
@@ -310,7 +261,6 @@ rv_emu_mm512_scalef_ps (__m512 a, __m512 b)
   return a;
 }
 
-#undef _mm512_reduce_min_ps
 #define _mm512_reduce_min_ps rv_emu_mm512_reduce_min_ps
 RV_EMU float
 rv_emu_mm512_reduce_min_ps (__m512 a)
@@ -321,7 +271,6 @@ rv_emu_mm512_reduce_min_ps (__m512 a)
   return m;
 }
 
-#undef _mm512_reduce_max_ps
 #define _mm512_reduce_max_ps rv_emu_mm512_reduce_max_ps
 RV_EMU float
 rv_emu_mm512_reduce_max_ps (__m512 a)
@@ -335,7 +284,6 @@ rv_emu_mm512_reduce_max_ps (__m512 a)
 /* lane i: (idx bit 4 ? b : a)[idx & 15]; per half of the result, each of
  * the four halves of a and b permuted by the low 3 bits, then chosen by
  * bits 3 and 4 */
-#undef _mm512_permutex2var_ps
 #define _mm512_permutex2var_ps rv_emu_mm512_permutex2var_ps
 RV_EMU __m512
 rv_emu_mm512_permutex2var_ps (__m512 a, __m512i idx, __m512 b)
@@ -355,7 +303,6 @@ rv_emu_mm512_permutex2var_ps (__m512 a, __m512i idx, __m512 b)
 }
 
 /* lane i: a[idx & 15] */
-#undef _mm512_permutexvar_ps
 #define _mm512_permutexvar_ps rv_emu_mm512_permutexvar_ps
 RV_EMU __m512
 rv_emu_mm512_permutexvar_ps (__m512i idx, __m512 a)
@@ -364,7 +311,6 @@ rv_emu_mm512_permutexvar_ps (__m512i idx, __m512 a)
 }
 
 /* lane i: k bit i ? b : a */
-#undef _mm512_mask_blend_ps
 #define _mm512_mask_blend_ps rv_emu_mm512_mask_blend_ps
 RV_EMU __m512
 rv_emu_mm512_mask_blend_ps (__mmask16 k, __m512 a, __m512 b)
@@ -374,7 +320,6 @@ rv_emu_mm512_mask_blend_ps (__mmask16 k, __m512 a, __m512 b)
   return a;
 }
 
-#undef _mm512_maskz_mov_ps
 #define _mm512_maskz_mov_ps rv_emu_mm512_maskz_mov_ps
 RV_EMU __m512
 rv_emu_mm512_maskz_mov_ps (__mmask16 k, __m512 a)
@@ -384,32 +329,15 @@ rv_emu_mm512_maskz_mov_ps (__mmask16 k, __m512 a)
   return a;
 }
 
-#undef _mm512_cvtepi32_ps
 #define _mm512_cvtepi32_ps rv_emu_mm512_cvtepi32_ps
-RV_EMU __m512
-rv_emu_mm512_cvtepi32_ps (__m512i a)
-{
-  rv_emu_zmm x = {.si = a };
-  for (int h = 0; h < 2; h++)
-    x.ps2[h] = _mm256_cvtepi32_ps (x.si2[h]);
-  return x.ps;
-}
+RV_EMU_CONVERT (mm512_cvtepi32_ps, __m512, ps, __m512i, si, _mm256_cvtepi32_ps)
 
 /* to nearest even; NaN and out of range give INT32_MIN ("integer
  * indefinite"), as in AVX2 */
-#undef _mm512_cvtps_epi32
 #define _mm512_cvtps_epi32 rv_emu_mm512_cvtps_epi32
-RV_EMU __m512i
-rv_emu_mm512_cvtps_epi32 (__m512 a)
-{
-  rv_emu_zmm x = {.ps = a };
-  for (int h = 0; h < 2; h++)
-    x.si2[h] = _mm256_cvtps_epi32 (x.ps2[h]);
-  return x.si;
-}
+RV_EMU_CONVERT (mm512_cvtps_epi32, __m512i, si, __m512, ps, _mm256_cvtps_epi32)
 
 /* vpmovdb: the low byte of each lane */
-#undef _mm512_cvtepi32_epi8
 #define _mm512_cvtepi32_epi8 rv_emu_mm512_cvtepi32_epi8
 RV_EMU __m128i
 rv_emu_mm512_cvtepi32_epi8 (__m512i a)
@@ -424,7 +352,6 @@ rv_emu_mm512_cvtepi32_epi8 (__m512i a)
 }
 
 #ifdef RV_EMULATE_AVX512BF16
-#undef _mm512_permutexvar_epi16
 #define _mm512_permutexvar_epi16 rv_emu_mm512_permutexvar_epi16
 RV_EMU __m512i
 rv_emu_mm512_permutexvar_epi16 (__m512i idx, __m512i a)
@@ -449,7 +376,6 @@ rv_emu_bf16 (float x)
 }
 
 /* lanes 0-15 from b, 16-31 from a */
-#undef _mm512_cvtne2ps_pbh
 #define _mm512_cvtne2ps_pbh rv_emu_mm512_cvtne2ps_pbh
 RV_EMU __m512bh
 rv_emu_mm512_cvtne2ps_pbh (__m512 a, __m512 b)
@@ -474,7 +400,6 @@ rv_emu_f32_of_bf16_high (__m256i x)
 
 /* src + a[2i+1] b[2i+1] + a[2i] b[2i], added in that order (each bf16
  * product is exact in f32) */
-#undef _mm512_dpbf16_ps
 #define _mm512_dpbf16_ps rv_emu_mm512_dpbf16_ps
 RV_EMU __m512
 rv_emu_mm512_dpbf16_ps (__m512 src, __m512bh a, __m512bh b)
@@ -495,7 +420,6 @@ rv_emu_mm512_dpbf16_ps (__m512 src, __m512bh a, __m512bh b)
 #endif /* RV_EMULATE_AVX512BF16 */
 
 #ifdef RV_EMULATE_AVX512VNNI
-#undef _mm512_dpbusd_epi32
 #define _mm512_dpbusd_epi32 rv_emu_mm512_dpbusd_epi32
 RV_EMU __m512i
 rv_emu_mm512_dpbusd_epi32 (__m512i src, __m512i a, __m512i b)
