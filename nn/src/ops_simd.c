@@ -426,14 +426,17 @@ pack_pairs (const float *src, size_t ss, int K, int w, uint32_t *dst)
 
 /* ---- work split --------------------------------------------------------- */
 
-/* The size, from ceil(size / 2) to size, of the parts of `units` equal
- * units (the last part may be short) that share them out most evenly
- * among nt threads: the fewest units for the busiest thread, the larger
- * size of a tie (m2_3-n's 40x24 FFNs ran 15 chunks of 4 panels on 2
- * threads, one of them 8; now 20 of 3). */
+/* The size of the parts of `units` equal units (the last part may be
+ * short): the preferred size, held to 1 .. min (cap, units), then shrunk
+ * by up to half where that shares the parts out more evenly among nt
+ * threads: the fewest units for the busiest thread, the larger size of a
+ * tie (m2_3-n's 40x24 FFNs ran 15 chunks of 4 panels on 2 threads, one of
+ * them 8; now 20 of 3). */
 static int
-even_share (int units, int size, int nt)
+even_share (int units, int size, int cap, int nt)
 {
+  cap = cap < units ? cap : units;
+  size = size > cap ? cap : size < 1 ? 1 : size;
   int best = size, least = INT_MAX;
   for (int q = size; nt > 1 && q >= (size + 1) / 2; q--) {
     const int most = ((units + q - 1) / q + nt - 1) / nt * q;
@@ -449,10 +452,9 @@ even_share (int units, int size, int nt)
 static int
 chunk_cols (int K, int N, int nt)
 {
-  int pc = (int) (CHUNK_BYTES / (sizeof (float) * K)) / NR;
-  int fair = ((N + 4 * nt - 1) / (4 * nt) + NR - 1) / NR;
-  pc = pc > fair ? fair : pc < 1 ? 1 : pc;
-  return even_share ((N + NR - 1) / NR, pc, nt) * NR;
+  const int pc = (int) (CHUNK_BYTES / (sizeof (float) * K)) / NR,
+      fair = ((N + 4 * nt - 1) / (4 * nt) + NR - 1) / NR;
+  return even_share ((N + NR - 1) / NR, pc, fair, nt) * NR;
 }
 
 static size_t
@@ -569,10 +571,8 @@ grid_of (const rv_conv *cv, int h_out, int w_out, int nt)
   conv_grid g = { ph, d, w_out + d, cp, cp * ph * ph, cp * cv->k * cv->k, 0,
     0 };
   const size_t row = (size_t) g.planes * g.wg * sizeof (float);
-  int fair = (h_out + 4 * nt - 1) / (4 * nt);
-  g.band = (int) (GRID_BAND_BYTES / row) - d;
-  g.band = even_share (h_out, g.band > fair ? fair : g.band < 1 ? 1 : g.band,
-      nt);
+  const int fair = (h_out + 4 * nt - 1) / (4 * nt);
+  g.band = even_share (h_out, (int) (GRID_BAND_BYTES / row) - d, fair, nt);
   g.plane = rv_line_floats ((size_t) (g.band + d) * g.wg + NR + d);
   return g;
 }
@@ -793,10 +793,9 @@ wino_of (const rv_conv *cv, int h_out, int w_out, int nt)
   /* a fair share for every thread, but panels of whole tile rows where
    * rows are short (the last panel of a band is part empty) */
   const int fair = (g.th + 4 * nt - 1) / (4 * nt),
-      least = (2 * NR + g.tw - 1) / g.tw, cap = fair > least ? fair : least;
-  int band = (int) (GRID_BAND_BYTES / row);
-  band = band > cap ? cap : band < 1 ? 1 : band;
-  g.band = even_share (g.th, band > g.th ? g.th : band, nt);
+      least = (2 * NR + g.tw - 1) / g.tw;
+  g.band = even_share (g.th, (int) (GRID_BAND_BYTES / row),
+      fair > least ? fair : least, nt);
   g.panels = (g.band * g.tw + NR - 1) / NR;
   g.wp = 2 * ((g.tw + VL - 1) / VL * VL) + 2;
   return g;

@@ -1,5 +1,5 @@
 /* isa_emulation.h — the AVX-512 (F, BW, BF16, VNNI) and AVX-VNNI intrinsics
- * the kernels use, in portable C on GCC vector types, so that the kernels
+ * the kernels use, in C on AVX2 and GCC vector types, so that the kernels
  * built for those instruction sets run, and are tested, on any x86-64 core
  * with AVX2 + FMA (tests/nn/meson.build: the "emulated" test programs).
  *
@@ -117,12 +117,7 @@ rv_emu_dpbusd8 (__m256i src, __m256i a, __m256i b)
 
 #ifdef RV_EMULATE_AVXVNNI
 #define __AVXVNNI__ 1
-#define _mm256_dpbusd_avx_epi32 rv_emu_mm256_dpbusd_avx_epi32
-RV_EMU __m256i
-rv_emu_mm256_dpbusd_avx_epi32 (__m256i src, __m256i a, __m256i b)
-{
-  return rv_emu_dpbusd8 (src, a, b);
-}
+#define _mm256_dpbusd_avx_epi32 rv_emu_dpbusd8
 #else /* the 512-bit sets */
 
 #define __AVX512F__ 1
@@ -178,7 +173,6 @@ rv_emu_mask_store32 (void *p, __mmask16 k, const void *v)
 }
 #define _mm512_mask_storeu_ps(p, k, v) rv_emu_mask_store32 (p, k, (__m512[]) { v })
 #define _mm512_mask_storeu_epi32(p, k, v) rv_emu_mask_store32 (p, k, (__m512i[]) { v })
-
 
 #define _mm512_set1_ps rv_emu_mm512_set1_ps
 RV_EMU __m512
@@ -421,14 +415,7 @@ rv_emu_mm512_dpbf16_ps (__m512 src, __m512bh a, __m512bh b)
 
 #ifdef RV_EMULATE_AVX512VNNI
 #define _mm512_dpbusd_epi32 rv_emu_mm512_dpbusd_epi32
-RV_EMU __m512i
-rv_emu_mm512_dpbusd_epi32 (__m512i src, __m512i a, __m512i b)
-{
-  rv_emu_zmm s = {.si = src }, x = {.si = a }, y = {.si = b };
-  for (int h = 0; h < 2; h++)
-    s.si2[h] = rv_emu_dpbusd8 (s.si2[h], x.si2[h], y.si2[h]);
-  return s.si;
-}
+RV_EMU_HALVES3 (mm512_dpbusd_epi32, __m512i, si, rv_emu_dpbusd8)
 #endif
 
 #endif /* the 512-bit sets */
